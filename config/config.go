@@ -65,6 +65,7 @@ type Config struct {
 	// (parser.DefaultRuleConfigs) after SeverityRules; false replaces them.
 	KeepDefaultSeverityRules bool                `yaml:"keep_default_severity_rules"`
 	SeverityRules            []parser.RuleConfig `yaml:"severity_rules,omitempty"`
+	Collector                Collector           `yaml:"collector"`
 	Jobs                     []Job               `yaml:"jobs"`
 
 	// rules is SeverityRules (plus the defaults when kept), compiled.
@@ -109,6 +110,27 @@ type IAM struct {
 	// Project is the IAM project name (region, e.g. cn-north-4) the token is
 	// scoped to; empty scopes it by codearts.project_id.
 	Project string `yaml:"project,omitempty"`
+}
+
+// Collector holds the collector's bounds on work per poll; the defaults suit
+// most installations (docs/collector.md explains each).
+type Collector struct {
+	// MaxPagesPerStep bounds the log pages read for one step in one poll.
+	MaxPagesPerStep int `yaml:"max_pages_per_step"`
+	// MaxPagesPerPoll bounds the log pages read for one job in one poll.
+	MaxPagesPerPoll int `yaml:"max_pages_per_poll"`
+	// CommitEveryPages checkpoints (state file, then /metrics) after this
+	// many pages within a poll, bounding what a crash re-reads.
+	CommitEveryPages int `yaml:"commit_every_pages"`
+	// BuildGiveUpAfter drops a build that answered "not found" this many
+	// polls in a row.
+	BuildGiveUpAfter int `yaml:"build_give_up_after"`
+	// MaxBuildsBehind bounds the builds one poll schedules for a known job
+	// after an outage; older ones are skipped.
+	MaxBuildsBehind int `yaml:"max_builds_behind"`
+	// MaxActionsPerJob bounds the distinct action label values per job
+	// (further actions are counted as action="_other").
+	MaxActionsPerJob int `yaml:"max_actions_per_job"`
 }
 
 // Job is one CodeArts build job to watch.
@@ -186,6 +208,14 @@ func Default() *Config {
 			MaxConcurrency:    DefaultMaxConcurrency,
 			Timeout:           DefaultTimeout,
 			MaxRetries:        DefaultMaxRetries,
+		},
+		Collector: Collector{
+			MaxPagesPerStep:  100,
+			MaxPagesPerPoll:  1000,
+			CommitEveryPages: 50,
+			BuildGiveUpAfter: 20,
+			MaxBuildsBehind:  100,
+			MaxActionsPerJob: 200,
 		},
 		PollInterval:             DefaultPollInterval,
 		BackfillBuilds:           DefaultBackfillBuilds,
@@ -274,6 +304,21 @@ func (v *validator) validate(c *Config) {
 	}
 	if c.JobConcurrency < 1 {
 		v.addAt("job_concurrency", "job_concurrency must be at least 1, got %d", c.JobConcurrency)
+	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{
+		{"max_pages_per_step", c.Collector.MaxPagesPerStep},
+		{"max_pages_per_poll", c.Collector.MaxPagesPerPoll},
+		{"commit_every_pages", c.Collector.CommitEveryPages},
+		{"build_give_up_after", c.Collector.BuildGiveUpAfter},
+		{"max_builds_behind", c.Collector.MaxBuildsBehind},
+		{"max_actions_per_job", c.Collector.MaxActionsPerJob},
+	} {
+		if k.v < 1 {
+			v.addAt("collector."+k.key, "collector.%s must be at least 1, got %d", k.key, k.v)
+		}
 	}
 	v.validateJobs(c.Jobs)
 	c.rules = v.compileRules(c)

@@ -47,6 +47,8 @@ func TestLoadGood(t *testing.T) {
 	require.Len(t, c.SeverityRules, 2)
 	require.Equal(t, c.SeverityRules, c.EffectiveSeverityRules(), "defaults dropped when keep_default_severity_rules is false")
 	require.NotNil(t, c.Rules())
+	require.Equal(t, Collector{MaxPagesPerStep: 10, MaxPagesPerPoll: 200, CommitEveryPages: 5,
+		BuildGiveUpAfter: 3, MaxBuildsBehind: 7, MaxActionsPerJob: 50}, c.Collector)
 	require.Equal(t, []Job{
 		{ID: "0123456789abcdef0123456789abcdef", Name: "backend-ci"},
 		{ID: "fedcba9876543210fedcba9876543210", Name: "前端构建"},
@@ -74,6 +76,7 @@ jobs: [{id: 0123456789abcdef0123456789abcdef}]
 	require.Equal(t, DefaultJobConcurrency, c.JobConcurrency)
 	require.True(t, c.KeepDefaultSeverityRules)
 	require.Equal(t, parser.DefaultRuleConfigs(), c.EffectiveSeverityRules())
+	require.Equal(t, d.Collector, c.Collector)
 	require.Equal(t, "token", c.CodeArts.Auth.Method())
 }
 
