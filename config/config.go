@@ -23,21 +23,23 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
-// Defaults of the keys that are optional. The CodeArts client knobs follow the
-// strictest reading of the API's rate-limit policies (docs/api-client.md).
+// Defaults of the keys that are optional. The CodeArts client knobs are the
+// client's own defaults, which follow the strictest reading of the API's
+// rate-limit policies (docs/api-client.md).
 const (
 	DefaultPollInterval      = 30 * time.Second
 	DefaultBackfillBuilds    = 1
 	DefaultJobConcurrency    = 4
-	DefaultRequestsPerSecond = 2.0
-	DefaultBurst             = 4
-	DefaultMaxConcurrency    = 4
-	DefaultTimeout           = 30 * time.Second
-	DefaultMaxRetries        = 3
-	DefaultIAMEndpoint       = "https://iam.myhuaweicloud.com"
+	DefaultRequestsPerSecond = codearts.DefaultRequestsPerSecond
+	DefaultBurst             = codearts.DefaultBurst
+	DefaultMaxConcurrency    = codearts.DefaultMaxConcurrency
+	DefaultTimeout           = codearts.DefaultTimeout
+	DefaultMaxRetries        = codearts.DefaultMaxRetries
+	DefaultIAMEndpoint       = codearts.DefaultIAMEndpoint
 	// MinPollInterval keeps a typo such as "1ms" from hammering the API.
 	MinPollInterval = time.Second
 )
