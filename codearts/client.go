@@ -1,0 +1,601 @@
+package codearts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Defaults applied by New to zero Options fields. docs/api-client.md explains
+// each; DefaultRequestsPerSecond is derived from the reference's §9.4.
+const (
+	// DefaultRequestsPerSecond is 10 calls per minute for the whole client:
+	// every policy of the operations used is named ten_*, read as "10 calls per
+	// user per minute"; one shared bucket at that rate keeps every operation
+	// under it even when all calls go to the same operation.
+	DefaultRequestsPerSecond = 10.0 / 60
+	DefaultBurst             = 1
+	DefaultMaxConcurrency    = 2
+	DefaultTimeout           = 30 * time.Second
+	DefaultMaxRetries        = 2 // reference §9.5: up to 2 retries
+	DefaultBackoffBase       = 2 * time.Second
+	DefaultBackoffMax        = 5 * time.Minute
+	// DefaultAuthFailurePause is how long calls are refused after an
+	// authentication failure: the gateway locks an AK for 5 minutes after
+	// more than 5 consecutive failures (reference §9.3, §9.5 rule 2).
+	DefaultAuthFailurePause = 5 * time.Minute
+	// DefaultIAMEndpoint is the global IAM endpoint.
+	DefaultIAMEndpoint = "https://iam.myhuaweicloud.com"
+
+	tokenRefreshMargin = time.Hour      // renew IAM tokens with less than this left
+	tokenDefaultTTL    = 24 * time.Hour // when IAM does not say expires_at
+	maxResponseBytes   = 64 << 20       // a log page is far smaller
+	userAgent          = "codearts_build_exporter"
+)
+
+// Operation names: the api label of the self-metrics and APIError.Op.
+const (
+	OpShowActionInfo             = "ShowActionInfo"
+	OpShowConsoleInfo            = "ShowConsoleInfo"
+	OpShowRunningStatus          = "ShowRunningStatus"
+	OpShowJobBuildRecordDetail   = "ShowJobBuildRecordDetail"
+	OpShowBuildRecordFullStages  = "ShowBuildRecordFullStages"
+	OpListBuildInfoRecordByJobID = "ListBuildInfoRecordByJobId"
+	OpListJob                    = "ListJob"
+	OpIAMToken                   = "IAMToken"
+)
+
+// Auth holds exactly one authentication method, with secrets already
+// resolved: AK/SK (AccessKey + SecretKey, SecurityToken for temporary
+// credentials), a static Token (sent as X-Auth-Token) or IAM password.
+type Auth struct {
+	AccessKey, SecretKey, SecurityToken string
+	Token                               string
+	IAM                                 *IAMPassword
+}
+
+// IAMPassword trades an IAM user's password for a project-scoped token
+// (reference §11.2). The scope is ProjectName if set, else ProjectID, else
+// Options.ProjectID. Endpoint "" means DefaultIAMEndpoint.
+type IAMPassword struct {
+	Endpoint, User, Password, Domain, ProjectName, ProjectID string
+}
+
+// Options configures a Client. Zero values take the Default* constants,
+// except MaxRetries, which is literal (0 = no retries).
+type Options struct {
+	Endpoint          string // base URL, e.g. https://cloudbuild-ext.cn-north-4.myhuaweicloud.com
+	ProjectID         string // IAM project id, sent (and signed) as X-Project-Id with AK/SK
+	Auth              Auth
+	RequestsPerSecond float64 // one token bucket shared by every call; < 0 = unlimited
+	Burst             int
+	MaxConcurrency    int           // HTTP requests in flight at most
+	Timeout           time.Duration // per attempt, body included
+	MaxRetries        int           // retries after the first attempt; 0 = none
+	BackoffBase       time.Duration // first retry waits up to this (full jitter), doubling per retry
+	BackoffMax        time.Duration // cap of one retry wait; a longer Retry-After is not waited for
+	AuthFailurePause  time.Duration // calls refused after an auth failure; < 0 = never
+	HTTPClient        *http.Client  // nil = a client with default transport
+	Registerer        prometheus.Registerer
+	Logger            *slog.Logger
+	Now               func() time.Time // nil = time.Now (signing dates, token expiry)
+}
+
+// Client calls the CodeArts Build API. It is safe for concurrent use.
+type Client struct {
+	base        *url.URL
+	projectID   string
+	signer      *Signer
+	staticToken string
+	iam         *iamSource
+	secrets     []string
+
+	hc          *http.Client
+	limiter     *rate.Limiter
+	sem         chan struct{}
+	timeout     time.Duration
+	maxRetries  int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	authPause   time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	m           *selfMetrics
+
+	// Test hooks.
+	jitter func() float64                                   // in [0,1)
+	sleep  func(ctx context.Context, d time.Duration) error // retry waits
+
+	mu        sync.Mutex
+	notBefore time.Time            // shared pause from Retry-After
+	paused    map[bool]pausedState // key: IAM endpoint (true) or CodeArts (false)
+}
+
+type pausedState struct {
+	until time.Time
+	cause *APIError
+}
+
+// New checks o and builds a Client. It makes no network call.
+func New(o Options) (*Client, error) {
+	base, err := parseBaseURL(o.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("codearts: endpoint: %w", err)
+	}
+	c := &Client{
+		base:        base,
+		projectID:   o.ProjectID,
+		hc:          o.HTTPClient,
+		timeout:     o.Timeout,
+		maxRetries:  o.MaxRetries,
+		backoffBase: o.BackoffBase,
+		backoffMax:  o.BackoffMax,
+		authPause:   o.AuthFailurePause,
+		log:         o.Logger,
+		now:         o.Now,
+		jitter:      rand.Float64,
+		sleep:       sleepCtx,
+		paused:      map[bool]pausedState{},
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{}
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxRetries < 0 {
+		return nil, errors.New("codearts: MaxRetries must be 0 or more")
+	}
+	if c.backoffBase <= 0 {
+		c.backoffBase = DefaultBackoffBase
+	}
+	if c.backoffMax <= 0 {
+		c.backoffMax = DefaultBackoffMax
+	}
+	if c.backoffMax < c.backoffBase {
+		c.backoffMax = c.backoffBase
+	}
+	if c.authPause == 0 {
+		c.authPause = DefaultAuthFailurePause
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	rps, burst := o.RequestsPerSecond, o.Burst
+	if rps == 0 {
+		rps = DefaultRequestsPerSecond
+	}
+	if burst <= 0 {
+		burst = DefaultBurst
+	}
+	lim := rate.Limit(rps)
+	if rps < 0 {
+		lim = rate.Inf
+	}
+	c.limiter = rate.NewLimiter(lim, burst)
+	conc := o.MaxConcurrency
+	if conc <= 0 {
+		conc = DefaultMaxConcurrency
+	}
+	c.sem = make(chan struct{}, conc)
+
+	a := o.Auth
+	methods := 0
+	if a.AccessKey != "" || a.SecretKey != "" {
+		methods++
+		if a.AccessKey == "" || a.SecretKey == "" {
+			return nil, errors.New("codearts: AK/SK auth needs both access key and secret key")
+		}
+		c.signer = &Signer{AccessKey: a.AccessKey, SecretKey: a.SecretKey, ProjectID: o.ProjectID, SecurityToken: a.SecurityToken}
+	} else if a.SecurityToken != "" {
+		return nil, errors.New("codearts: a security token needs an access key and secret key")
+	}
+	if a.Token != "" {
+		methods++
+		c.staticToken = a.Token
+	}
+	if a.IAM != nil {
+		methods++
+		s, err := newIAMSource(c, *a.IAM, o.ProjectID)
+		if err != nil {
+			return nil, err
+		}
+		c.iam = s
+		c.secrets = append(c.secrets, a.IAM.Password)
+	}
+	if methods != 1 {
+		return nil, fmt.Errorf("codearts: exactly one auth method (AK/SK, token or IAM password) is required, got %d", methods)
+	}
+	c.secrets = append(c.secrets, a.SecretKey, a.SecurityToken, a.Token)
+
+	c.m, err = newSelfMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	c.m.rateLimit.Set(float64(c.limiter.Limit()))
+	return c, nil
+}
+
+func parseBaseURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL with a host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// call is one API operation to perform, with the ids its errors name.
+type call struct {
+	op          string
+	method      string
+	url         *url.URL // query in url.RawQuery (canonical form)
+	body        []byte
+	contentType string
+	iam         bool // the IAM token request: no limiter, semaphore or CodeArts auth
+
+	jobID           string
+	buildNo, stepID int64
+	recordID        string
+	hasStep         bool
+
+	token string // IAM token sent by the last attempt
+}
+
+func (c *Client) newCall(op, path string, q url.Values) *call {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = canonicalQuery(q)
+	return &call{op: op, method: http.MethodGet, url: &u}
+}
+
+func (cl *call) errorf(format string, args ...any) *APIError {
+	return &APIError{Op: cl.op, JobID: cl.jobID, BuildNo: cl.buildNo, StepID: cl.stepID,
+		RecordID: cl.recordID, hasStep: cl.hasStep, Message: fmt.Sprintf(format, args...)}
+}
+
+type response struct {
+	attempts int
+	status   int
+	header   http.Header
+	body     []byte
+}
+
+// do runs cl with auth, rate limit, concurrency bound and retries.
+func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
+	refreshed := false
+	attempts := 0
+	var last *APIError
+	for retry := 0; ; {
+		if e := c.pausedError(cl); e != nil {
+			return nil, e
+		}
+		if err := c.waitNotBefore(ctx); err != nil {
+			return nil, c.ctxError(cl, err, attempts, last)
+		}
+		resp, e, fromIAM := c.attempt(ctx, cl, &attempts)
+		if e == nil {
+			resp.attempts = attempts
+			return resp, nil
+		}
+		e.Attempts = attempts
+		last = e
+		if fromIAM || ctx.Err() != nil {
+			return nil, e
+		}
+		if e.Throttled() {
+			c.m.throttled.WithLabelValues(cl.op).Inc()
+			c.adaptRate(cl, e)
+		}
+		if e.Auth() {
+			if c.iam != nil && !cl.iam && !refreshed {
+				// The token may have expired or been revoked: renew once.
+				refreshed = true
+				c.iam.invalidate(cl.token)
+				c.log.Warn("CodeArts rejected the IAM token; renewing it once", "api", cl.op, "err", e.Error())
+				continue
+			}
+			c.pause(cl, e)
+			return nil, e
+		}
+		if !e.Temporary() || retry >= c.maxRetries {
+			return nil, e
+		}
+		delay := c.backoff(retry)
+		if ra := e.RetryAfter; ra > 0 {
+			if ra > c.backoffMax {
+				return nil, e
+			}
+			c.setNotBefore(c.now().Add(ra))
+			delay = max(delay, ra)
+		}
+		retry++
+		c.m.retries.WithLabelValues(cl.op).Inc()
+		c.log.Warn("CodeArts API call failed; retrying", "api", cl.op, "err", e.Error(), "retry", retry, "delay", delay)
+		if err := c.sleep(ctx, delay); err != nil {
+			return nil, e
+		}
+	}
+}
+
+// attempt sends cl once. fromIAM is true when the error came from getting
+// an IAM token (already retried by that call).
+func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *response, e *APIError, fromIAM bool) {
+	if !cl.iam {
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, c.ctxError(cl, ctx.Err(), *attempts, nil), false
+		}
+		defer func() { <-c.sem }()
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, c.ctxError(cl, err, *attempts, nil), false
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	u := *cl.url
+	req, err := http.NewRequestWithContext(actx, cl.method, u.String(), body)
+	if err != nil {
+		e := cl.errorf("build request: %s", c.redact(err.Error()))
+		e.Err = err
+		return nil, e, false
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if cl.contentType != "" {
+		req.Header.Set("Content-Type", cl.contentType)
+	}
+	if !cl.iam {
+		if ae := c.authenticate(ctx, req, cl); ae != nil {
+			return nil, ae, true
+		}
+	}
+	*attempts++
+	start := time.Now()
+	hr, err := c.hc.Do(req)
+	var rb []byte
+	if err == nil {
+		rb, err = io.ReadAll(io.LimitReader(hr.Body, maxResponseBytes+1))
+		hr.Body.Close()
+		if err == nil && len(rb) > maxResponseBytes {
+			err = fmt.Errorf("response larger than %d bytes", maxResponseBytes)
+		}
+	}
+	elapsed := time.Since(start)
+	c.m.duration.WithLabelValues(cl.op).Observe(elapsed.Seconds())
+	if err != nil {
+		c.m.requests.WithLabelValues(cl.op, "error").Inc()
+		if ctx.Err() != nil {
+			return nil, c.ctxError(cl, ctx.Err(), *attempts, nil), false
+		}
+		e := cl.errorf("%s", c.redact(err.Error()))
+		e.Err = err
+		c.log.Debug("CodeArts API call", "api", cl.op, "code", "error", "duration", elapsed, "err", e.Message)
+		return nil, e, false
+	}
+	c.m.requests.WithLabelValues(cl.op, strconv.Itoa(hr.StatusCode)).Inc()
+	c.log.Debug("CodeArts API call", "api", cl.op, "code", hr.StatusCode, "duration", elapsed, "bytes", len(rb))
+	resp = &response{status: hr.StatusCode, header: hr.Header, body: rb}
+	if e := c.classify(cl, resp); e != nil {
+		return nil, e, false
+	}
+	return resp, nil, false
+}
+
+// classify turns an error answer (non-2xx, or a 2xx CodeArts envelope with
+// status "fail") into an APIError; nil means success.
+func (c *Client) classify(cl *call, r *response) *APIError {
+	ok := r.status >= 200 && r.status < 300
+	if ok && !cl.iam {
+		var env struct {
+			Status    flexString `json:"status"`
+			ErrorCode flexString `json:"error_code"`
+		}
+		if json.Unmarshal(r.body, &env) == nil {
+			ok = !strings.EqualFold(string(env.Status), "fail") && (env.Status != "" || env.ErrorCode == "")
+		}
+	}
+	if ok {
+		return nil
+	}
+	info := parseErrorBody(r.body)
+	e := cl.errorf("%s", c.redact(info.message))
+	e.HTTPStatus = r.status
+	e.Code = info.code
+	e.RequestID = requestID(r.header, info.requestID)
+	e.RetryAfter = parseRetryAfter(r.header.Get("Retry-After"), c.now())
+	if e.Message == "" {
+		if r.status >= 200 && r.status < 300 {
+			e.Message = "status fail"
+		} else {
+			e.Message = http.StatusText(r.status)
+		}
+	}
+	return e
+}
+
+func requestID(h http.Header, fromBody string) string {
+	if v := h.Get("X-Request-Id"); v != "" {
+		return v
+	}
+	return fromBody
+}
+
+// authenticate adds the credentials of the configured method to req.
+func (c *Client) authenticate(ctx context.Context, req *http.Request, cl *call) *APIError {
+	switch {
+	case c.signer != nil:
+		if err := c.signer.Sign(req, cl.body, c.now()); err != nil {
+			e := cl.errorf("sign request: %s", c.redact(err.Error()))
+			e.Err = err
+			return e
+		}
+	case c.staticToken != "":
+		req.Header.Set("X-Auth-Token", c.staticToken)
+	case c.iam != nil:
+		tok, err := c.iam.get(ctx)
+		if err != nil {
+			e := cl.errorf("get IAM token: %s", c.redact(err.Error()))
+			if ie := asAPIError(err); ie != nil {
+				e.HTTPStatus, e.Code, e.RequestID = ie.HTTPStatus, ie.Code, ie.RequestID
+				e.Message = "get IAM token: " + ie.Message
+				e.Attempts = ie.Attempts
+			}
+			e.Err = err
+			return e
+		}
+		req.Header.Set("X-Auth-Token", tok)
+		cl.token = tok
+	}
+	return nil
+}
+
+// ctxError reports a cancelled or expired context, keeping the last API
+// error's details when there was one.
+func (c *Client) ctxError(cl *call, err error, attempts int, last *APIError) *APIError {
+	e := cl.errorf("%v", err)
+	if last != nil {
+		cp := *last
+		cp.Message = last.Message + " (then " + err.Error() + ")"
+		e = &cp
+	}
+	e.Err = err
+	e.Attempts = attempts
+	return e
+}
+
+// backoff is the full-jitter wait before retry number retry+1:
+// uniform in [0, min(BackoffMax, BackoffBase·2^retry)).
+func (c *Client) backoff(retry int) time.Duration {
+	ceil := c.backoffMax
+	if retry < 62 {
+		if d := c.backoffBase << uint(retry); d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return time.Duration(c.jitter() * float64(ceil))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setNotBefore delays every call until t (a Retry-After applies to the
+// credential, not only to the call that received it).
+func (c *Client) setNotBefore(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.notBefore) {
+		c.notBefore = t
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) waitNotBefore(ctx context.Context) error {
+	c.mu.Lock()
+	d := c.notBefore.Sub(c.now())
+	c.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	return c.sleep(ctx, d)
+}
+
+// adaptRate lowers the shared limit to what an APIG.0308 message states
+// ("limit:10,time:1 minute"), never raising it.
+func (c *Client) adaptRate(cl *call, e *APIError) {
+	r := throttleRate(e.Message)
+	if r <= 0 || rate.Limit(r) >= c.limiter.Limit() {
+		return
+	}
+	c.limiter.SetLimit(rate.Limit(r))
+	c.limiter.SetBurst(1)
+	c.m.rateLimit.Set(r)
+	c.log.Warn("CodeArts throttling states a lower limit; lowering the shared request rate",
+		"api", cl.op, "requests_per_second", r, "code", e.Code)
+}
+
+// pause refuses further calls (to CodeArts, or to IAM for the token call)
+// for the auth-failure pause, so a bad credential cannot lock the account.
+func (c *Client) pause(cl *call, e *APIError) {
+	if c.authPause < 0 {
+		return
+	}
+	until := c.now().Add(c.authPause)
+	c.mu.Lock()
+	c.paused[cl.iam] = pausedState{until: until, cause: e}
+	c.mu.Unlock()
+	c.log.Error("CodeArts authentication failed; refusing further calls until the pause ends",
+		"api", cl.op, "err", e.Error(), "until", until.UTC().Format(time.RFC3339))
+}
+
+func (c *Client) pausedError(cl *call) *APIError {
+	c.mu.Lock()
+	p := c.paused[cl.iam]
+	c.mu.Unlock()
+	if p.cause == nil || !c.now().Before(p.until) {
+		return nil
+	}
+	e := cl.errorf("not sent: authentication failed at an earlier call (%s); calls paused until %s to avoid locking the credential",
+		p.cause.Error(), p.until.UTC().Format(time.RFC3339))
+	e.HTTPStatus = p.cause.HTTPStatus
+	e.Code = p.cause.Code
+	e.Err = p.cause
+	return e
+}
+
+// redact replaces every configured secret (and the current IAM token) in s.
+func (c *Client) redact(s string) string {
+	for _, sec := range c.secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "<secret>")
+		}
+	}
+	if c.iam != nil {
+		if tok := c.iam.current(); len(tok) >= 4 {
+			s = strings.ReplaceAll(s, tok, "<secret>")
+		}
+	}
+	return s
+}

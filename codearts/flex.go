@@ -1,0 +1,182 @@
+package codearts
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The CodeArts API documents some fields as strings and returns them as
+// numbers (and the other way round), sends "" or null for unset values and
+// uses several time formats (reference §2.3, §10, §12 Q4). The types below
+// decode all the observed forms; encoding/json's own types reject some.
+
+// FlexInt64 is an integer that arrives as a JSON number, a digit string,
+// null or "". Set is false for null, "" and a missing field.
+type FlexInt64 struct {
+	V   int64
+	Set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *FlexInt64) UnmarshalJSON(b []byte) error {
+	*f = FlexInt64{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+	}
+	v, err := parseInt(s)
+	if err != nil {
+		return fmt.Errorf("codearts: %s is not an integer", truncate(string(b), 40))
+	}
+	*f = FlexInt64{V: v, Set: true}
+	return nil
+}
+
+// parseInt accepts decimal integers and integral floats ("1.75e12").
+func parseInt(s string) (int64, error) {
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return v, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<63-1024 {
+		return 0, fmt.Errorf("not an integer")
+	}
+	return int64(f), nil
+}
+
+// FlexBool is a boolean that arrives as true/false, "true"/"false" (any
+// case), 1/0 or null (false).
+type FlexBool bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *FlexBool) UnmarshalJSON(b []byte) error {
+	s := strings.ToLower(strings.Trim(string(bytes.TrimSpace(b)), `"`))
+	switch s {
+	case "true", "1":
+		*f = true
+	case "false", "0", "", "null":
+		*f = false
+	default:
+		return fmt.Errorf("codearts: %s is not a boolean", truncate(string(b), 40))
+	}
+	return nil
+}
+
+// flexString is a string that may arrive as a number or boolean (repo_id,
+// health_score, …); null gives "".
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*f = ""
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case b[0] == '{' || b[0] == '[':
+		return fmt.Errorf("codearts: expected a string, got %s", truncate(string(b), 40))
+	default:
+		*f = flexString(b)
+	}
+	return nil
+}
+
+// Time is a timestamp in any of the forms the API uses (reference §2.3):
+// RFC 3339 ("2022-10-11T08:28:42.000+00:00"), an offset without colon
+// ("2024-08-12T02:31:01+0800"), Java Date.toString ("Wed Jun 26 16:25:09 CST
+// 2024", CST meaning UTC+8) or epoch milliseconds as a number or digit string.
+// null, "", 0 and a missing field leave it zero ("unset").
+type Time struct{ time.Time }
+
+var chinaStandardTime = time.FixedZone("CST", 8*3600)
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	t.Time = time.Time{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := ParseTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+// ParseTime parses one of the API's time forms (see Time). "" gives the zero
+// time and no error.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:T ") {
+		ms, err := parseInt(s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("codearts: unrecognised time %q", truncate(s, 60))
+		}
+		if ms <= 0 {
+			return time.Time{}, nil
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05Z0700"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v, nil
+		}
+	}
+	// Java Date.toString: the zone is an abbreviation Go cannot resolve.
+	if v, err := time.Parse("Mon Jan _2 15:04:05 MST 2006", s); err == nil {
+		zone, _ := v.Zone()
+		var loc *time.Location
+		switch zone {
+		case "CST":
+			loc = chinaStandardTime
+		case "UTC", "GMT":
+			loc = time.UTC
+		default:
+			return time.Time{}, fmt.Errorf("codearts: unknown time zone %q in %q", zone, truncate(s, 60))
+		}
+		return time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), loc), nil
+	}
+	return time.Time{}, fmt.Errorf("codearts: unrecognised time %q", truncate(s, 60))
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
