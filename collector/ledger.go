@@ -1,0 +1,304 @@
+package collector
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+)
+
+// The ledger is the one source of truth (docs/collector.md): everything
+// /metrics shows about logs and builds and everything the state file holds.
+// A published ledger is immutable; a poll clones the entry of the job it
+// works on, advances the clone, and commits it (state file first, then
+// publish). Only the commit path replaces entries of a published ledger.
+
+// ledger maps the job name (the job_name label) to that job's entry.
+// Counters are keyed by name because the name is the series identity
+// Prometheus sees; build progress inside an entry belongs to its JobID.
+type ledger struct {
+	Jobs map[string]*jobLedger `json:"jobs"`
+}
+
+// jobLedger is one job's build progress and every counter and histogram
+// value of its series.
+type jobLedger struct {
+	// JobID is the CodeArts job id the progress below belongs to. When the
+	// config maps the name to another id, progress restarts (counters stay).
+	JobID string `json:"job_id"`
+
+	// LastBuildNo is the newest build number ShowRunningStatus reported.
+	LastBuildNo int64 `json:"last_build_no,omitempty"`
+	// NextBuildNo is the first build number not yet scheduled for ingestion;
+	// 0 means the job has never been seen (the backfill decision is pending).
+	NextBuildNo int64 `json:"next_build_no,omitempty"`
+	// RecordIDField caches which record-info field full-stages accepted as
+	// record_id ("id" or "build_record_id", reference §12 Q3).
+	RecordIDField string `json:"record_id_field,omitempty"`
+	// Builds are the builds being ingested, ascending by number.
+	Builds []*buildProgress `json:"builds,omitempty"`
+	// LastBuild is the newest finished build that has been fully ingested.
+	LastBuild *lastBuild `json:"last_build,omitempty"`
+
+	// Bytes is codearts_build_log_bytes_total.
+	Bytes uint64 `json:"bytes"`
+	// Records is codearts_build_log_records_total by action, then
+	// [source][level].
+	Records map[string]recordCounts `json:"records,omitempty"`
+	// ActionDur is codearts_build_action_duration_seconds by action, then result.
+	ActionDur map[string]map[string]*histogram `json:"action_duration,omitempty"`
+	// BuildDur is codearts_build_duration_seconds by result.
+	BuildDur map[string]*histogram `json:"build_duration,omitempty"`
+}
+
+// recordCounts is indexed by parser.Source, then parser.Level.
+type recordCounts [parser.NumSources][parser.NumLevels]uint64
+
+// lastBuild describes the newest fully ingested finished build.
+type lastBuild struct {
+	Number     int64  `json:"number"`
+	Result     string `json:"result"`
+	FinishedMs int64  `json:"finished_ms,omitempty"` // epoch ms; 0 = unknown
+	DurationMs int64  `json:"duration_ms"`
+}
+
+// buildProgress is a build being ingested.
+type buildProgress struct {
+	Number   int64  `json:"number"`
+	RecordID string `json:"record_id,omitempty"`
+	Status   string `json:"status,omitempty"`
+	// Misses counts consecutive polls in which the build, its stages or a
+	// step log answered "not found"; at Options.BuildGiveUpAfter the build
+	// is dropped.
+	Misses int              `json:"misses,omitempty"`
+	Stages []*stageProgress `json:"stages,omitempty"`
+}
+
+// stageProgress is one stage (step) log of a build.
+type stageProgress struct {
+	// Key identifies the stage within the build: execution_stage_name.
+	Key     string `json:"key"`
+	NodeID  int64  `json:"node_id"`
+	Display string `json:"display"` // the action label value
+	Status  string `json:"status,omitempty"`
+	// Cursor is the end_offset the API returned last: the next start_offset.
+	Cursor int64 `json:"cursor"`
+	// Stream is the parser's carried state (the partial record at the
+	// cursor), so a record split across pages or restarts counts once.
+	Stream parser.StreamState `json:"stream"`
+	// First/LastMs are the timestamps of the first and the last record of
+	// the log read so far (valid when HasTime).
+	HasTime bool  `json:"has_time,omitempty"`
+	FirstMs int64 `json:"first_ms,omitempty"`
+	LastMs  int64 `json:"last_ms,omitempty"`
+	// Done: the log was read to the end, flushed and (for a finished stage)
+	// its duration observed. Nothing more happens to a done stage.
+	Done bool `json:"done,omitempty"`
+}
+
+// histogram holds one histogram series. Sums are kept in integer
+// milliseconds so that restarts and observation order can never change the
+// exposed sum by a rounding error.
+type histogram struct {
+	Count uint64 `json:"count"`
+	SumMs int64  `json:"sum_ms"`
+	// Buckets are non-cumulative counts per upper bound of the family's
+	// bucket list, plus a last entry for +Inf.
+	Buckets []uint64 `json:"buckets"`
+}
+
+func newHistogram(bounds []float64) *histogram {
+	return &histogram{Buckets: make([]uint64, len(bounds)+1)}
+}
+
+// observe adds one observation of ms milliseconds (negative counts as 0).
+func (h *histogram) observe(bounds []float64, ms int64) {
+	if ms < 0 {
+		ms = 0
+	}
+	h.Count++
+	h.SumMs += ms
+	v := float64(ms) / 1000
+	i, _ := slices.BinarySearch(bounds, v) // first bound >= v: le is inclusive
+	h.Buckets[i]++
+}
+
+// cumulative returns the per-bound cumulative counts for a const histogram.
+func (h *histogram) cumulative(bounds []float64) map[float64]uint64 {
+	m := make(map[float64]uint64, len(bounds))
+	var acc uint64
+	for i, b := range bounds {
+		if i < len(h.Buckets) {
+			acc += h.Buckets[i]
+		}
+		m[b] = acc
+	}
+	return m
+}
+
+func (h *histogram) clone() *histogram {
+	c := *h
+	c.Buckets = slices.Clone(h.Buckets)
+	return &c
+}
+
+// rebucket maps counts kept against the bucket list from onto the list to.
+// Each old bucket moves to the smallest new bound at or above its own, so
+// the cumulative count of every bound present in both lists is unchanged
+// (those series never go backwards); new bounds get the best available
+// approximation.
+func (h *histogram) rebucket(from, to []float64) {
+	nb := make([]uint64, len(to)+1)
+	for i, n := range h.Buckets {
+		ub := math.Inf(1)
+		if i < len(from) {
+			ub = from[i]
+		}
+		j, _ := slices.BinarySearch(to, ub)
+		nb[j] += n
+	}
+	h.Buckets = nb
+}
+
+func (j *jobLedger) clone() *jobLedger {
+	c := *j
+	if j.Builds != nil {
+		c.Builds = make([]*buildProgress, len(j.Builds))
+		for i, b := range j.Builds {
+			c.Builds[i] = b.clone()
+		}
+	}
+	if j.LastBuild != nil {
+		lb := *j.LastBuild
+		c.LastBuild = &lb
+	}
+	c.Records = maps.Clone(j.Records)
+	if j.ActionDur != nil {
+		c.ActionDur = make(map[string]map[string]*histogram, len(j.ActionDur))
+		for a, byResult := range j.ActionDur {
+			m := make(map[string]*histogram, len(byResult))
+			for r, h := range byResult {
+				m[r] = h.clone()
+			}
+			c.ActionDur[a] = m
+		}
+	}
+	if j.BuildDur != nil {
+		c.BuildDur = make(map[string]*histogram, len(j.BuildDur))
+		for r, h := range j.BuildDur {
+			c.BuildDur[r] = h.clone()
+		}
+	}
+	return &c
+}
+
+func (b *buildProgress) clone() *buildProgress {
+	c := *b
+	if b.Stages != nil {
+		c.Stages = make([]*stageProgress, len(b.Stages))
+		for i, s := range b.Stages {
+			sc := *s
+			sc.Stream = cloneStreamState(s.Stream)
+			c.Stages[i] = &sc
+		}
+	}
+	return &c
+}
+
+// cloneStreamState deep-copies a parser.StreamState through the parser's own
+// Restore/State pair, so the copy stays correct whatever fields it gains.
+func cloneStreamState(st parser.StreamState) parser.StreamState {
+	s := parser.NewStream(noRules(), func(*parser.Record) {})
+	s.Restore(st)
+	return s.State()
+}
+
+// noRules is an empty rule set for streams that only copy state.
+var noRules = sync.OnceValue(func() *parser.Rules {
+	r, err := parser.CompileRules(nil)
+	if err != nil {
+		panic("parser.CompileRules(nil): " + err.Error()) // cannot happen: no rules, nothing to reject
+	}
+	return r
+})
+
+// addRecord counts one record under action.
+func (j *jobLedger) addRecord(action string, src parser.Source, lvl parser.Level) {
+	if j.Records == nil {
+		j.Records = make(map[string]recordCounts)
+	}
+	rc := j.Records[action]
+	if int(src) < parser.NumSources && int(lvl) < parser.NumLevels {
+		rc[src][lvl]++
+	} else {
+		rc[parser.SourceOutput][parser.LevelInfo]++
+	}
+	j.Records[action] = rc
+}
+
+// observeAction records one finished action run.
+func (j *jobLedger) observeAction(action, result string, ms int64) {
+	if j.ActionDur == nil {
+		j.ActionDur = make(map[string]map[string]*histogram)
+	}
+	m := j.ActionDur[action]
+	if m == nil {
+		m = make(map[string]*histogram)
+		j.ActionDur[action] = m
+	}
+	h := m[result]
+	if h == nil {
+		h = newHistogram(metrics.ActionDurationBuckets)
+		m[result] = h
+	}
+	h.observe(metrics.ActionDurationBuckets, ms)
+}
+
+// observeBuild records one finished build.
+func (j *jobLedger) observeBuild(result string, ms int64) {
+	if j.BuildDur == nil {
+		j.BuildDur = make(map[string]*histogram)
+	}
+	h := j.BuildDur[result]
+	if h == nil {
+		h = newHistogram(metrics.BuildDurationBuckets)
+		j.BuildDur[result] = h
+	}
+	h.observe(metrics.BuildDurationBuckets, ms)
+}
+
+// hasAction reports whether action already labels a series of this job.
+func (j *jobLedger) hasAction(action string) bool {
+	if _, ok := j.Records[action]; ok {
+		return true
+	}
+	_, ok := j.ActionDur[action]
+	return ok
+}
+
+// numActions is the number of distinct action label values of this job.
+func (j *jobLedger) numActions() int {
+	n := len(j.Records)
+	for a := range j.ActionDur {
+		if _, ok := j.Records[a]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
+// withJob returns a new ledger sharing every entry with l except name,
+// which is set to jl (nil removes it).
+func (l *ledger) withJob(name string, jl *jobLedger) *ledger {
+	n := &ledger{Jobs: make(map[string]*jobLedger, len(l.Jobs)+1)}
+	maps.Copy(n.Jobs, l.Jobs)
+	if jl == nil {
+		delete(n.Jobs, name)
+	} else {
+		n.Jobs[name] = jl
+	}
+	return n
+}

@@ -1,0 +1,252 @@
+package collector
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+)
+
+// State file format (docs/collector.md, "State file"):
+//
+//	{"format":"codearts_build_exporter.state","version":1,
+//	 "written_at":"2026-09-10T09:26:22Z",
+//	 "action_duration_buckets":[...],"build_duration_buckets":[...],
+//	 "jobs_sha256":"<hex sha256 of the bytes of the jobs value>",
+//	 "jobs":{ "<job_name>": {...jobLedger...}, ... }}
+//
+// The checksum covers the exact bytes of "jobs" as stored, so a file that
+// was edited by hand, truncated or damaged on disk is refused instead of
+// being loaded with wrong counter values.
+const (
+	stateFormat  = "codearts_build_exporter.state"
+	stateVersion = 1
+)
+
+type stateEnvelope struct {
+	Format        string          `json:"format"`
+	Version       int             `json:"version"`
+	WrittenAt     time.Time       `json:"written_at"`
+	ActionBuckets []float64       `json:"action_duration_buckets"`
+	BuildBuckets  []float64       `json:"build_duration_buckets"`
+	JobsSHA256    string          `json:"jobs_sha256"`
+	Jobs          json.RawMessage `json:"jobs"`
+}
+
+// StateFileError is returned by New when the state file exists but cannot be
+// used. The exporter must not start on it: starting from zero silently would
+// not be wrong for Prometheus, but starting from a damaged file could count
+// logs twice. The way out is in the message: move the file aside.
+type StateFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *StateFileError) Error() string {
+	return fmt.Sprintf("state file %s: %v; refusing to start so that no log is counted twice. "+
+		"To start over, move the file aside (mv %s %s.broken) and restart: the codearts_build_* "+
+		"counters then restart from zero, which Prometheus handles as a counter reset",
+		e.Path, e.Err, e.Path, e.Path)
+}
+
+func (e *StateFileError) Unwrap() error { return e.Err }
+
+// encodeState serialises l into the state file format.
+func encodeState(l *ledger, now time.Time) ([]byte, error) {
+	jobs := l.Jobs
+	if jobs == nil {
+		jobs = map[string]*jobLedger{}
+	}
+	raw, err := json.Marshal(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	env := stateEnvelope{
+		Format:        stateFormat,
+		Version:       stateVersion,
+		WrittenAt:     now.UTC().Truncate(time.Second),
+		ActionBuckets: metrics.ActionDurationBuckets,
+		BuildBuckets:  metrics.BuildDurationBuckets,
+		JobsSHA256:    hex.EncodeToString(sum[:]),
+		Jobs:          raw,
+	}
+	out, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// decodeState parses a state file's content. Errors say what is wrong, not
+// where the file is (the caller wraps them in a StateFileError).
+func decodeState(data []byte) (*ledger, []string, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, errors.New("file is empty (an interrupted first write cannot leave an empty file; it was truncated by something else)")
+	}
+	var env stateEnvelope
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&env); err != nil {
+		return nil, nil, fmt.Errorf("not a valid state file (JSON: %v)", err)
+	}
+	if env.Format != stateFormat {
+		return nil, nil, fmt.Errorf("not a codearts_build_exporter state file (format %q, want %q)", env.Format, stateFormat)
+	}
+	if env.Version != stateVersion {
+		return nil, nil, fmt.Errorf("state format version %d is not supported by this exporter (it reads version %d)", env.Version, stateVersion)
+	}
+	sum := sha256.Sum256(env.Jobs)
+	if hex.EncodeToString(sum[:]) != env.JobsSHA256 {
+		return nil, nil, errors.New("checksum mismatch: the file was modified or damaged after it was written")
+	}
+	l := &ledger{}
+	if err := json.Unmarshal(env.Jobs, &l.Jobs); err != nil {
+		return nil, nil, fmt.Errorf("jobs section: %v", err)
+	}
+	if l.Jobs == nil {
+		l.Jobs = map[string]*jobLedger{}
+	}
+	var notes []string
+	for name, j := range l.Jobs {
+		if j == nil {
+			return nil, nil, fmt.Errorf("job %q: null entry", name)
+		}
+		if err := j.validate(len(env.ActionBuckets), len(env.BuildBuckets)); err != nil {
+			return nil, nil, fmt.Errorf("job %q: %v", name, err)
+		}
+	}
+	if !slices.Equal(env.ActionBuckets, metrics.ActionDurationBuckets) {
+		for _, j := range l.Jobs {
+			for _, byResult := range j.ActionDur {
+				for _, h := range byResult {
+					h.rebucket(env.ActionBuckets, metrics.ActionDurationBuckets)
+				}
+			}
+		}
+		notes = append(notes, fmt.Sprintf("action duration buckets changed from %v to %v; counts were moved to the nearest bound above", env.ActionBuckets, metrics.ActionDurationBuckets))
+	}
+	if !slices.Equal(env.BuildBuckets, metrics.BuildDurationBuckets) {
+		for _, j := range l.Jobs {
+			for _, h := range j.BuildDur {
+				h.rebucket(env.BuildBuckets, metrics.BuildDurationBuckets)
+			}
+		}
+		notes = append(notes, fmt.Sprintf("build duration buckets changed from %v to %v; counts were moved to the nearest bound above", env.BuildBuckets, metrics.BuildDurationBuckets))
+	}
+	return l, notes, nil
+}
+
+// validate checks the invariants decodeState relies on, so a file that is
+// well-formed JSON but inconsistent is refused instead of half-used.
+// nAction and nBuild are the lengths of the bucket lists the file was
+// written with.
+func (j *jobLedger) validate(nAction, nBuild int) error {
+	check := func(what string, h *histogram, nb int) error {
+		if h == nil {
+			return fmt.Errorf("%s: null histogram", what)
+		}
+		if len(h.Buckets) != nb+1 {
+			return fmt.Errorf("%s: %d buckets, want %d", what, len(h.Buckets), nb+1)
+		}
+		var n uint64
+		for _, b := range h.Buckets {
+			n += b
+		}
+		if n != h.Count || h.SumMs < 0 {
+			return fmt.Errorf("%s: bucket counts add up to %d but count is %d (sum %d ms)", what, n, h.Count, h.SumMs)
+		}
+		return nil
+	}
+	for a, byResult := range j.ActionDur {
+		for r, h := range byResult {
+			if err := check(fmt.Sprintf("action duration %q/%q", a, r), h, nAction); err != nil {
+				return err
+			}
+		}
+	}
+	for r, h := range j.BuildDur {
+		if err := check(fmt.Sprintf("build duration %q", r), h, nBuild); err != nil {
+			return err
+		}
+	}
+	for i, b := range j.Builds {
+		if b == nil {
+			return fmt.Errorf("build entry %d is null", i)
+		}
+		for k, s := range b.Stages {
+			if s == nil {
+				return fmt.Errorf("build %d: stage entry %d is null", b.Number, k)
+			}
+		}
+	}
+	return nil
+}
+
+// loadState reads path. A missing file is not an error (nil ledger, nil
+// error): the exporter starts from zero. Anything else that prevents using
+// the file is a *StateFileError.
+func loadState(path string) (*ledger, []string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, &StateFileError{Path: path, Err: err}
+	}
+	l, notes, err := decodeState(data)
+	if err != nil {
+		return nil, nil, &StateFileError{Path: path, Err: err}
+	}
+	return l, notes, nil
+}
+
+// writeFileAtomic replaces path with data so that a crash at any moment
+// leaves either the old or the new content: write a temporary file in the
+// same directory, fsync it, rename it over path, fsync the directory.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmpName)
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if serr := d.Sync(); serr != nil && !errors.Is(serr, os.ErrInvalid) {
+		_ = d.Close()
+		return fmt.Errorf("fsync directory %s: %w", dir, serr)
+	}
+	return d.Close()
+}

@@ -1,0 +1,182 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+)
+
+func sampleLedger() *ledger {
+	j := &jobLedger{JobID: "0123456789abcdef0123456789abcdef", LastBuildNo: 12, NextBuildNo: 13, RecordIDField: "id", Bytes: 4096}
+	j.addRecord("代码检出", parser.SourcePlatform, parser.LevelInfo)
+	j.addRecord("代码检出", parser.SourceOutput, parser.LevelError)
+	j.addRecord("Maven构建", parser.SourceOutput, parser.LevelWarning)
+	j.observeAction("代码检出", metrics.ResultSuccess, 1500)
+	j.observeAction("Maven构建", metrics.ResultFailure, 61_000)
+	j.observeBuild(metrics.ResultFailure, 95_500)
+	j.LastBuild = &lastBuild{Number: 11, Result: metrics.ResultFailure, FinishedMs: 1_790_000_000_000, DurationMs: 95_500}
+	j.Builds = []*buildProgress{{Number: 12, RecordID: "3f1c2a9e-7b4d-4c1e-9a55-0d2e8b7c6f10", Status: "RUNNING",
+		Stages: []*stageProgress{{Key: "stage2", NodeID: 81, Display: "Maven构建", Status: "RUNNING", Cursor: 1236,
+			Stream: parser.StreamState{Pending: []byte("[2026/09/10 17:26:22.661 GMT+08:00] half a rec"), Offset: 999},
+			HasTime: true, FirstMs: 1, LastMs: 2}}}}
+	return &ledger{Jobs: map[string]*jobLedger{"backend-ci": j}}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	l := sampleLedger()
+	data, err := encodeState(l, time.Unix(1_790_000_000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, notes, err := decodeState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 0 {
+		t.Errorf("unexpected notes: %v", notes)
+	}
+	if !reflect.DeepEqual(got, l) {
+		t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
+	}
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	l := sampleLedger()
+	orig, _ := encodeState(l, time.Unix(0, 0))
+	c := l.Jobs["backend-ci"].clone()
+	c.addRecord("代码检出", parser.SourcePlatform, parser.LevelInfo)
+	c.observeAction("代码检出", metrics.ResultSuccess, 1)
+	c.observeBuild(metrics.ResultFailure, 1)
+	c.Builds[0].Stages[0].Cursor = 5
+	c.Builds[0].Stages[0].Stream.Pending[0] = 'X'
+	c.LastBuild.Number = 99
+	c.Bytes++
+	after, _ := encodeState(l, time.Unix(0, 0))
+	if !bytes.Equal(orig, after) {
+		t.Fatal("mutating a clone changed the original")
+	}
+}
+
+func TestStateFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	good, err := encodeState(sampleLedger(), time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		data []byte
+		want string
+	}{
+		"empty":     {nil, "empty"},
+		"truncated": {good[:len(good)/2], "not a valid state file"},
+		"garbage":   {[]byte("hello\n"), "not a valid state file"},
+		"format":    {bytes.Replace(good, []byte(stateFormat), []byte("something.else"), 1), "not a codearts_build_exporter state file"},
+		"version":   {bytes.Replace(good, []byte(`"version":1`), []byte(`"version":7`), 1), "version 7"},
+		"checksum":  {bytes.Replace(good, []byte(`"bytes":4096`), []byte(`"bytes":4097`), 1), "checksum mismatch"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if name != "empty" && bytes.Equal(tc.data, good) {
+				t.Fatal("test corruption did not change the file")
+			}
+			p := filepath.Join(dir, name+".json")
+			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := loadState(p)
+			var sfe *StateFileError
+			if !errors.As(err, &sfe) {
+				t.Fatalf("want *StateFileError, got %v", err)
+			}
+			msg := err.Error()
+			for _, want := range []string{p, tc.want, "move the file aside", "mv " + p} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not contain %q", msg, want)
+				}
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		l, _, err := loadState(filepath.Join(dir, "nope.json"))
+		if l != nil || err != nil {
+			t.Fatalf("missing file: got %v, %v; want nil, nil", l, err)
+		}
+	})
+	t.Run("inconsistent histogram", func(t *testing.T) {
+		l := sampleLedger()
+		l.Jobs["backend-ci"].BuildDur[metrics.ResultFailure].Count = 5
+		data, _ := encodeState(l, time.Unix(0, 0))
+		if _, _, err := decodeState(data); err == nil || !strings.Contains(err.Error(), "count is 5") {
+			t.Fatalf("want a count mismatch error, got %v", err)
+		}
+	})
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	for _, content := range []string{"first\n", "second, longer content\n", "3\n"} {
+		if err := writeFileAtomic(p, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != content {
+			t.Fatalf("read back %q, %v; want %q", got, err, content)
+		}
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600 (the file may reveal job names)", st.Mode().Perm())
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("temporary files left behind: %v", ents)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "no", "such", "dir", "s.json"), []byte("x")); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	b := []float64{1, 5, 10}
+	h := newHistogram(b)
+	for _, ms := range []int64{0, 1000, 1001, 5000, 10_000, 10_001, -5} {
+		h.observe(b, ms)
+	}
+	// le is inclusive: 0,1000,-5(→0) ≤1; 1001,5000 ≤5; 10000 ≤10; 10001 +Inf.
+	if want := []uint64{3, 2, 1, 1}; !reflect.DeepEqual(h.Buckets, want) {
+		t.Fatalf("buckets %v, want %v", h.Buckets, want)
+	}
+	if h.Count != 7 || h.SumMs != 27_002 {
+		t.Fatalf("count %d sum %d", h.Count, h.SumMs)
+	}
+	cum := h.cumulative(b)
+	if cum[1] != 3 || cum[5] != 5 || cum[10] != 6 {
+		t.Fatalf("cumulative %v", cum)
+	}
+	// Re-bucketing keeps the cumulative count of every bound in both lists.
+	to := []float64{1, 2, 10, 20}
+	h.rebucket(b, to)
+	cum2 := h.cumulative(to)
+	if cum2[1] != cum[1] || cum2[10] != cum[10] {
+		t.Fatalf("rebucket changed common bounds: before %v after %v", cum, cum2)
+	}
+	var n uint64
+	for _, x := range h.Buckets {
+		n += x
+	}
+	if n != h.Count {
+		t.Fatalf("rebucket lost observations: %v vs count %d", h.Buckets, h.Count)
+	}
+}
