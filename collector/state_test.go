@@ -25,7 +25,7 @@ func sampleLedger() *ledger {
 	j.LastBuild = &lastBuild{Number: 11, Result: metrics.ResultFailure, FinishedMs: 1_790_000_000_000, DurationMs: 95_500}
 	j.Builds = []*buildProgress{{Number: 12, RecordID: "3f1c2a9e-7b4d-4c1e-9a55-0d2e8b7c6f10", Status: "RUNNING",
 		Stages: []*stageProgress{{Key: "stage2", NodeID: 81, Display: "Maven构建", Status: "RUNNING", Cursor: 1236,
-			Stream: parser.StreamState{Pending: []byte("[2026/09/10 17:26:22.661 GMT+08:00] half a rec"), Offset: 999},
+			Stream:  parser.StreamState{Pending: []byte("[2026/09/10 17:26:22.661 GMT+08:00] half a rec"), Offset: 999},
 			HasTime: true, FirstMs: 1, LastMs: 2}}}}
 	return &ledger{Jobs: map[string]*jobLedger{"backend-ci": j}}
 }
