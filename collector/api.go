@@ -1,0 +1,56 @@
+package collector
+
+import (
+	"context"
+)
+
+// api is what the collector needs from CodeArts, in the collector's own
+// terms. clientAPI adapts *codearts.Client to it; tests may substitute
+// another implementation through Options.api.
+type api interface {
+	// latestBuild returns ShowRunningStatus' last_build_no (0: no build yet).
+	latestBuild(ctx context.Context, jobID string) (int64, error)
+	// buildRecord returns ShowJobBuildRecordDetail.
+	buildRecord(ctx context.Context, jobID string, buildNo int64) (*buildRecord, error)
+	// stages returns ShowBuildRecordFullStages for recordID.
+	stages(ctx context.Context, recordID string) ([]stageInfo, error)
+	// stepLog reads one page of a step log: ShowActionInfo when running,
+	// ShowConsoleInfo otherwise.
+	stepLog(ctx context.Context, running bool, q logQuery) (*logPage, error)
+	// notFound reports whether err means the object does not exist
+	// (HTTP 404 or an "invalid id" answer), as opposed to a transient error.
+	notFound(err error) bool
+	// errKey is a short, stable description of err for "log once per
+	// change": it leaves out request ids and other per-call noise.
+	errKey(err error) string
+}
+
+type buildRecord struct {
+	ID, BuildRecordID string
+	Status            string
+	StartMs, FinishMs int64 // epoch ms, 0 = unset
+	DurationMs        int64
+}
+
+type stageInfo struct {
+	Name          string // execution_stage_name
+	Display       string
+	NodeID        int64
+	HasNode       bool
+	Sequence      int
+	Status        string
+	BuildRecordID string
+}
+
+type logQuery struct {
+	JobID       string
+	BuildNo     int64
+	StepID      int64
+	StartOffset int64
+}
+
+type logPage struct {
+	HasMore   bool
+	EndOffset int64
+	Log       string
+}

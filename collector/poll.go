@@ -1,0 +1,505 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+)
+
+// jobPoll is one poll of one job. It owns w, a private copy of the job's
+// ledger entry, until it commits it.
+type jobPoll struct {
+	c   *Collector
+	cfg *config
+	job Job
+	w   *jobLedger
+
+	dirty       bool // w differs from what was last committed
+	pages       int  // log pages read in this poll
+	sinceCommit int  // log pages read since the last commit
+	live        map[*stageProgress]*liveStream
+}
+
+// liveStream is the parser stream of one stage log during a poll, with the
+// counts of the records it emitted that are not yet merged into the ledger.
+type liveStream struct {
+	s     *parser.Stream
+	sp    *stageProgress
+	cur   recordCounts
+	dirty bool
+}
+
+// commitError marks a failed commit: the working copy must be abandoned.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, j Job) error {
+	p := &jobPoll{c: c, cfg: cfg, job: j, live: map[*stageProgress]*liveStream{}}
+	if pub := c.published.Load().Jobs[j.Name]; pub != nil {
+		p.w = pub.clone()
+	} else {
+		p.w = &jobLedger{JobID: j.ID}
+		p.dirty = true
+	}
+	if p.w.JobID != j.ID {
+		c.logger.Warn("job id changed for this job name: build progress restarts, counters continue",
+			"job", j.Name, "old_job_id", p.w.JobID, "job_id", j.ID)
+		*p.w = jobLedger{JobID: j.ID, Bytes: p.w.Bytes, Records: p.w.Records, ActionDur: p.w.ActionDur, BuildDur: p.w.BuildDur}
+		p.dirty = true
+	}
+	err := p.run(ctx)
+	var ce *commitError
+	if errors.As(err, &ce) || errors.Is(err, errCrashed) {
+		return err
+	}
+	if p.dirty {
+		if cerr := p.commit(); cerr != nil {
+			return errors.Join(err, cerr)
+		}
+	}
+	return err
+}
+
+// commit stores the live streams' carried state in the working copy and
+// commits it (state file, then publish).
+func (p *jobPoll) commit() error {
+	for sp, ls := range p.live {
+		sp.Stream = ls.s.State()
+	}
+	if err := p.c.commit(p.job.Name, p.w); err != nil {
+		if errors.Is(err, errCrashed) {
+			return err
+		}
+		return &commitError{err}
+	}
+	p.dirty = false
+	p.sinceCommit = 0
+	return nil
+}
+
+func (p *jobPoll) run(ctx context.Context) error {
+	api := p.cfg.api
+	latest, err := api.latestBuild(ctx, p.job.ID)
+	if err != nil {
+		return fmt.Errorf("running status: %w", err)
+	}
+	p.schedule(latest)
+
+	var errs []error
+	for _, b := range slices.Clone(p.w.Builds) {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if p.budgetLeft() == 0 {
+			break
+		}
+		err := p.build(ctx, b)
+		var ce *commitError
+		if errors.As(err, &ce) || errors.Is(err, errCrashed) {
+			return err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("build %d: %w", b.Number, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// schedule adds the builds up to latest that were not scheduled before.
+func (p *jobPoll) schedule(latest int64) {
+	w := p.w
+	if latest > w.LastBuildNo {
+		w.LastBuildNo = latest
+		p.dirty = true
+	}
+	var from int64
+	switch {
+	case w.NextBuildNo == 0: // first sight: the newest BackfillBuilds
+		from = latest - int64(p.cfg.backfill) + 1
+		if from < 1 {
+			from = 1
+		}
+		w.NextBuildNo = max(latest+1, 1)
+		p.dirty = true
+	case latest >= w.NextBuildNo:
+		from = w.NextBuildNo
+		if n := latest - from + 1; n > int64(p.cfg.maxBehind) {
+			skipped := n - int64(p.cfg.maxBehind)
+			from += skipped
+			p.c.self.skipped.WithLabelValues(p.job.Name).Add(float64(skipped))
+			p.c.logger.Warn("too many new builds since the last poll; the oldest are skipped",
+				"job", p.job.Name, "skipped", skipped, "first_read", from, "latest", latest)
+		}
+		w.NextBuildNo = latest + 1
+		p.dirty = true
+	default:
+		return
+	}
+	for n := from; n <= latest; n++ {
+		w.Builds = append(w.Builds, &buildProgress{Number: n})
+	}
+}
+
+func (p *jobPoll) budgetLeft() int {
+	return max(p.cfg.maxPagesPerPoll-p.pages, 0)
+}
+
+// build advances one build: record, stages, step logs; a finished build
+// whose stages are all done is observed and dropped.
+func (p *jobPoll) build(ctx context.Context, b *buildProgress) error {
+	api := p.cfg.api
+	missed := false
+	defer func() { p.missBookkeeping(b, missed) }()
+
+	rec, err := api.buildRecord(ctx, p.job.ID, b.Number)
+	if err != nil {
+		missed = api.notFound(err)
+		return fmt.Errorf("record info: %w", err)
+	}
+	if rec.Status != b.Status {
+		b.Status = rec.Status
+		p.dirty = true
+	}
+	stages, recordID, err := p.fetchStages(ctx, rec)
+	if err != nil {
+		missed = api.notFound(err)
+		return err
+	}
+	if recordID != "" && recordID != b.RecordID {
+		b.RecordID = recordID
+		p.dirty = true
+	}
+	p.mergeStages(b, stages)
+
+	buildFinished := metrics.IsFinished(rec.Status)
+	allDone := true
+	var errs []error
+	for _, sp := range b.Stages {
+		if sp.Done {
+			continue
+		}
+		if p.budgetLeft() == 0 {
+			allDone = false
+			break
+		}
+		stageFinished := metrics.IsFinished(sp.Status)
+		done, err := p.readStage(ctx, b, sp, stageFinished, buildFinished)
+		var ce *commitError
+		if errors.As(err, &ce) || errors.Is(err, errCrashed) {
+			return err
+		}
+		if err != nil {
+			if api.notFound(err) {
+				missed = true
+			}
+			errs = append(errs, fmt.Errorf("step %d (%s): %w", sp.NodeID, sp.Display, err))
+		}
+		if !done {
+			allDone = false
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if buildFinished && allDone {
+		p.finishBuild(b, rec)
+	}
+	return nil
+}
+
+// missBookkeeping counts consecutive polls with "not found" answers and
+// drops the build after giveUpAfter of them, so a build that vanished never
+// wedges its job.
+func (p *jobPoll) missBookkeeping(b *buildProgress, missed bool) {
+	if !missed {
+		if b.Misses != 0 {
+			b.Misses = 0
+			p.dirty = true
+		}
+		return
+	}
+	b.Misses++
+	p.dirty = true
+	if b.Misses < p.cfg.giveUpAfter {
+		return
+	}
+	p.c.logger.Warn("build keeps answering \"not found\"; giving up on it",
+		"job", p.job.Name, "build", b.Number, "polls", b.Misses)
+	p.c.self.givenUp.WithLabelValues(p.job.Name).Inc()
+	p.dropBuild(b)
+}
+
+func (p *jobPoll) dropBuild(b *buildProgress) {
+	for _, sp := range b.Stages {
+		delete(p.live, sp)
+	}
+	p.w.Builds = slices.DeleteFunc(p.w.Builds, func(x *buildProgress) bool { return x == b })
+	p.dirty = true
+}
+
+// fetchStages calls full-stages with the record id candidates in order:
+// the field that worked last for this job first, then id, then
+// build_record_id (reference §12 Q3). The first candidate with stages wins
+// and is cached. An empty stage list is accepted only if no candidate has
+// stages.
+func (p *jobPoll) fetchStages(ctx context.Context, rec *buildRecord) ([]stageInfo, string, error) {
+	type cand struct{ field, id string }
+	cands := []cand{{"id", rec.ID}, {"build_record_id", rec.BuildRecordID}}
+	if p.w.RecordIDField == "build_record_id" {
+		cands[0], cands[1] = cands[1], cands[0]
+	}
+	var firstErr error
+	emptyID, tried := "", ""
+	for _, cd := range cands {
+		if cd.id == "" || cd.id == tried {
+			continue
+		}
+		tried = cd.id
+		st, err := p.cfg.api.stages(ctx, cd.id)
+		if err != nil {
+			if !p.cfg.api.notFound(err) {
+				return nil, "", fmt.Errorf("full stages: %w", err)
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if len(st) == 0 {
+			if emptyID == "" {
+				emptyID = cd.id
+			}
+			continue
+		}
+		if p.w.RecordIDField != cd.field {
+			p.w.RecordIDField = cd.field
+			p.dirty = true
+		}
+		return st, cd.id, nil
+	}
+	if emptyID != "" {
+		return nil, emptyID, nil
+	}
+	if firstErr != nil {
+		return nil, "", fmt.Errorf("full stages: %w", firstErr)
+	}
+	return nil, "", errors.New("full stages: the build record has neither id nor build_record_id")
+}
+
+// mergeStages adds the stages that have a node_id and refreshes statuses.
+// A stage's action label is fixed when it is first seen, so every record of
+// its log is counted under one label.
+func (p *jobPoll) mergeStages(b *buildProgress, stages []stageInfo) {
+	stages = slices.Clone(stages)
+	slices.SortStableFunc(stages, func(a, b stageInfo) int { return a.Sequence - b.Sequence })
+	for _, st := range stages {
+		if !st.HasNode {
+			continue
+		}
+		key := st.Name
+		if key == "" {
+			key = "node:" + strconv.FormatInt(st.NodeID, 10)
+		}
+		i := slices.IndexFunc(b.Stages, func(s *stageProgress) bool { return s.Key == key })
+		if i < 0 {
+			b.Stages = append(b.Stages, &stageProgress{
+				Key: key, NodeID: st.NodeID, Display: p.actionLabel(st), Status: st.Status,
+			})
+			p.dirty = true
+			continue
+		}
+		sp := b.Stages[i]
+		if sp.Status != st.Status && !sp.Done {
+			sp.Status = st.Status
+			p.dirty = true
+		}
+	}
+}
+
+// actionLabel is the action label value of a stage: its display name
+// (valid UTF-8), else its stage name; OtherAction beyond MaxActionsPerJob.
+func (p *jobPoll) actionLabel(st stageInfo) string {
+	a := strings.ToValidUTF8(strings.TrimSpace(st.Display), "\uFFFD")
+	if a == "" {
+		a = strings.ToValidUTF8(st.Name, "\uFFFD")
+	}
+	if a == "" {
+		a = "stage" + strconv.Itoa(st.Sequence)
+	}
+	if !p.w.hasAction(a) && p.w.numActions() >= p.cfg.maxActions {
+		p.c.logger.Warn("too many distinct actions for this job; counting further ones as "+OtherAction,
+			"job", p.job.Name, "action", a, "max_actions_per_job", p.cfg.maxActions)
+		return OtherAction
+	}
+	return a
+}
+
+// stream returns the live parser stream of sp, restoring its carried state
+// on first use in this poll.
+func (p *jobPoll) stream(sp *stageProgress) *liveStream {
+	if ls := p.live[sp]; ls != nil {
+		return ls
+	}
+	ls := &liveStream{sp: sp}
+	ls.s = parser.NewStream(p.cfg.rules, func(r *parser.Record) {
+		src, lvl := r.Source, r.Level
+		if int(src) >= parser.NumSources || int(lvl) >= parser.NumLevels {
+			src, lvl = parser.SourceOutput, parser.LevelInfo
+		}
+		ls.cur[src][lvl]++
+		ls.dirty = true
+		if r.HasTime {
+			if !sp.HasTime {
+				sp.HasTime = true
+				sp.FirstMs = r.UnixMilli
+			}
+			sp.LastMs = r.UnixMilli
+		}
+	})
+	ls.s.Restore(sp.Stream)
+	p.live[sp] = ls
+	return ls
+}
+
+// mergeCounts moves the records a stream emitted into the ledger.
+func (p *jobPoll) mergeCounts(ls *liveStream) {
+	if !ls.dirty {
+		return
+	}
+	w := p.w
+	if w.Records == nil {
+		w.Records = make(map[string]recordCounts)
+	}
+	rc := w.Records[ls.sp.Display]
+	for s := range parser.NumSources {
+		for l := range parser.NumLevels {
+			rc[s][l] += ls.cur[s][l]
+		}
+	}
+	w.Records[ls.sp.Display] = rc
+	ls.cur = recordCounts{}
+	ls.dirty = false
+	p.dirty = true
+}
+
+// readStage pages one step log from its cursor. It returns done when the
+// stage is finished and its log was read to the end (has_more=false), the
+// stream flushed and the action observed. A running stage is read until it
+// is caught up (has_more=false) and continued on the next poll.
+//
+// buildFinished with a non-terminal stage status (a stage that never ran in
+// an aborted build, say) reads the log to its end as for a finished stage,
+// but observes no action duration, since the action never finished.
+func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProgress, stageFinished, buildFinished bool) (bool, error) {
+	running := !stageFinished && !buildFinished
+	ls := p.stream(sp)
+	for steps := 0; ; steps++ {
+		if steps >= p.cfg.maxPagesPerStep || p.budgetLeft() == 0 {
+			return false, nil
+		}
+		before := sp.Cursor
+		page, err := p.cfg.api.stepLog(ctx, running, logQuery{
+			JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor,
+		})
+		if err != nil {
+			if !stageFinished && buildFinished && p.cfg.api.notFound(err) {
+				// Never-started stage of a finished build: there is no log.
+				p.finishStage(ls, false)
+				return true, nil
+			}
+			return false, err
+		}
+		p.pages++
+		p.sinceCommit++
+		p.c.self.pages.WithLabelValues(p.job.Name).Inc()
+		if page.Log == "" && page.HasMore {
+			// The API says "ask again" (reference §3.1): next poll.
+			p.c.self.emptyPages.WithLabelValues(p.job.Name).Inc()
+			return false, nil
+		}
+		if page.Log != "" {
+			p.w.Bytes += uint64(len(page.Log))
+			_, _ = ls.s.WriteString(page.Log)
+			p.mergeCounts(ls)
+			p.dirty = true
+		}
+		if page.EndOffset != sp.Cursor {
+			sp.Cursor = page.EndOffset
+			p.dirty = true
+		}
+		if p.c.crash(hookAfterPage) {
+			return false, errCrashed
+		}
+		if !page.HasMore {
+			if running {
+				return false, nil // caught up with a running step
+			}
+			p.finishStage(ls, stageFinished)
+			return true, nil
+		}
+		if page.EndOffset == before {
+			// has_more with a cursor that does not move: asking again
+			// would return the same text; continue on the next poll.
+			p.c.logger.Warn("step log end_offset did not advance; retrying next poll",
+				"job", p.job.Name, "build", b.Number, "step", sp.NodeID, "offset", before)
+			return false, nil
+		}
+		if p.sinceCommit >= p.cfg.commitEveryPages {
+			if err := p.commit(); err != nil {
+				return false, err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+	}
+}
+
+// finishStage flushes the stream (a trailing incomplete record is complete
+// at the end of a finished log) and, if observe, records one action run.
+func (p *jobPoll) finishStage(ls *liveStream, observe bool) {
+	sp := ls.sp
+	ls.s.Flush()
+	p.mergeCounts(ls)
+	sp.Stream = ls.s.State()
+	if observe {
+		var ms int64
+		if sp.HasTime {
+			ms = max(sp.LastMs-sp.FirstMs, 0)
+		}
+		p.w.observeAction(sp.Display, metrics.ResultFromStatus(sp.Status), ms)
+	}
+	sp.Done = true
+	delete(p.live, sp)
+	p.dirty = true
+}
+
+// finishBuild observes a finished build whose stages are all done, updates
+// the last-build gauges and drops the build's detail.
+func (p *jobPoll) finishBuild(b *buildProgress, rec *buildRecord) {
+	var ms int64
+	switch {
+	case rec.StartMs > 0 && rec.FinishMs >= rec.StartMs:
+		ms = rec.FinishMs - rec.StartMs
+	case rec.DurationMs > 0:
+		ms = rec.DurationMs
+	}
+	result := metrics.ResultFromStatus(rec.Status)
+	p.w.observeBuild(result, ms)
+	if lb := p.w.LastBuild; lb == nil || b.Number >= lb.Number {
+		finished := rec.FinishMs
+		if finished == 0 && rec.StartMs > 0 {
+			finished = rec.StartMs + ms
+		}
+		p.w.LastBuild = &lastBuild{Number: b.Number, Result: result, FinishedMs: finished, DurationMs: ms}
+	}
+	p.dropBuild(b)
+}

@@ -1,0 +1,120 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+)
+
+// selfMetrics are the exporter's own codearts_exporter_* families that do
+// not live in the ledger. They start from zero on every process start
+// (CONTRACT.md section 3 allows it) and are exported through the Collector,
+// so registering the Collector registers them too.
+type selfMetrics struct {
+	pollErrors      *prometheus.CounterVec
+	lastPollSuccess *prometheus.GaugeVec
+	jobUp           *prometheus.GaugeVec
+	pollDuration    *prometheus.HistogramVec
+	givenUp         *prometheus.CounterVec
+	skipped         *prometheus.CounterVec
+	pages           *prometheus.CounterVec
+	emptyPages      *prometheus.CounterVec
+	stateWrites     prometheus.Counter
+	stateErrors     prometheus.Counter
+	stateDuration   prometheus.Histogram
+	stateBytes      prometheus.Gauge
+}
+
+func newSelfMetrics() *selfMetrics {
+	j := []string{metrics.LabelJobName}
+	return &selfMetrics{
+		pollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_poll_errors_total",
+			Help: "Polls of the job that did not fully succeed (an API call failed after retries, or the state file could not be written).",
+		}, j),
+		lastPollSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metrics.LastPollSuccessSeconds,
+			Help: metrics.LastPollHelp,
+		}, j),
+		jobUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "codearts_exporter_job_up",
+			Help: "1 if the last poll of the job fully succeeded, 0 if it failed.",
+		}, j),
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "codearts_exporter_poll_duration_seconds",
+			Help:    "Wall time of one poll of one job, including every API call and state file write.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, j),
+		givenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_builds_given_up_total",
+			Help: "Builds dropped unfinished because the API kept answering \"not found\" for them (build, stages or a step log).",
+		}, j),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_builds_skipped_total",
+			Help: "Builds never ingested because more than max_builds_behind builds had started since the previous poll.",
+		}, j),
+		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_log_pages_total",
+			Help: "Step log pages read (ShowActionInfo and ShowConsoleInfo answers that were ingested).",
+		}, j),
+		emptyPages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_log_empty_pages_total",
+			Help: "Step log pages that came back empty with has_more=true; the step is retried on the next poll.",
+		}, j),
+		stateWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codearts_exporter_state_writes_total",
+			Help: "Successful atomic writes of the state file (each one precedes a publication of new values).",
+		}),
+		stateErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codearts_exporter_state_write_errors_total",
+			Help: "Failed state file writes; the values they carried were not published and are read again.",
+		}),
+		stateDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "codearts_exporter_state_write_duration_seconds",
+			Help:    "Time to encode and atomically write the state file (temp file, fsync, rename, directory fsync).",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		}),
+		stateBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_state_file_bytes",
+			Help: "Size of the state file after the last successful write.",
+		}),
+	}
+}
+
+func (s *selfMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.givenUp,
+		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes}
+}
+
+func (s *selfMetrics) describe(ch chan<- *prometheus.Desc) {
+	for _, c := range s.collectors() {
+		c.Describe(ch)
+	}
+}
+
+func (s *selfMetrics) collect(ch chan<- prometheus.Metric) {
+	for _, c := range s.collectors() {
+		c.Collect(ch)
+	}
+}
+
+// initJob makes the job's counters visible at 0 before its first event.
+func (s *selfMetrics) initJob(name string) {
+	s.pollErrors.WithLabelValues(name)
+	s.givenUp.WithLabelValues(name)
+	s.skipped.WithLabelValues(name)
+	s.pages.WithLabelValues(name)
+	s.emptyPages.WithLabelValues(name)
+}
+
+// deleteJob removes the series of a job that left the configuration.
+func (s *selfMetrics) deleteJob(name string) {
+	s.pollErrors.DeleteLabelValues(name)
+	s.lastPollSuccess.DeleteLabelValues(name)
+	s.jobUp.DeleteLabelValues(name)
+	s.pollDuration.DeleteLabelValues(name)
+	s.givenUp.DeleteLabelValues(name)
+	s.skipped.DeleteLabelValues(name)
+	s.pages.DeleteLabelValues(name)
+	s.emptyPages.DeleteLabelValues(name)
+}
