@@ -1,61 +1,369 @@
 package parser
 
-// StreamState is what a Stream carries between writes, JSON-serialisable so
-// a process can store it and another can continue with Restore.
+import "bytes"
+
+// StreamState is what a Stream carries between writes. It is a deep copy,
+// JSON-serialisable (Pending is base64 in JSON, so any bytes survive), so a
+// process can store it and another one can continue with Restore and emit
+// exactly the records an uninterrupted stream would have emitted.
 type StreamState struct {
-	// Pending holds the bytes of the record not yet emitted (JSON: base64).
+	// Pending holds the bytes of the current record that is not complete
+	// yet: from its prefix (or from the start of the log) to the end of the
+	// text written so far. Empty at the start of a log and after Flush.
 	Pending []byte `json:"pending,omitempty"`
 	// Offset is the number of bytes written to the stream so far, emitted
-	// or pending.
+	// or pending. It is informational; records do not depend on it.
 	Offset int64 `json:"offset"`
 }
 
-// Stream splits one log into records. Use one Stream per log.
+// Stream splits one log into records (CONTRACT.md §5) and emits each record
+// once it is complete: when the next prefix has arrived, or at Flush. Feed it
+// chunks split anywhere (inside a prefix, inside a UTF-8 character, between
+// \r and \n): the records are the same as for the whole text at once.
+//
+// A Stream is not safe for concurrent use. Steady state does not allocate:
+// records fully inside a written chunk alias the chunk, and only the record
+// cut by a chunk boundary is copied into the stream's own buffer.
 type Stream struct {
 	rules   *Rules
 	emit    func(*Record)
-	pending []byte
+	pending []byte // current incomplete record; empty only at log start
+	// recheck is the first position in pending where a prefix may begin but
+	// was cut off by the end of the written text (len(pending) if none).
+	// Position 0 never counts: the current record starts there.
+	recheck int
 	offset  int64
+	strBuf  []byte
+	tmp     [2 * maxPrefixLen]byte
+	rec     Record
+	cls     classifyScratch
 }
 
-// NewStream returns a Stream that classifies output records with rules (nil
-// means DefaultRules) and calls emit for every complete record.
+// NewStream returns a Stream that classifies tool output with rules (nil
+// means DefaultRules()) and calls emit for every complete record. The Record
+// passed to emit and all its slices are only valid during the call; emit must
+// not write to the Stream.
 func NewStream(rules *Rules, emit func(*Record)) *Stream {
 	if rules == nil {
 		rules = DefaultRules()
 	}
+	if emit == nil {
+		emit = func(*Record) {}
+	}
 	return &Stream{rules: rules, emit: emit}
 }
 
-// Write feeds the next chunk of the log. It never returns an error.
+// Write feeds the next chunk of the log and emits every record it completes.
+// It never returns an error.
 func (s *Stream) Write(p []byte) (int, error) {
-	s.pending = append(s.pending, p...)
-	s.offset += int64(len(p))
+	s.write(p)
 	return len(p), nil
 }
 
-// WriteString is Write for a string.
+// WriteString is Write for a string. The text is copied into a buffer the
+// stream reuses, so records never alias the caller's string.
 func (s *Stream) WriteString(p string) (int, error) {
-	s.pending = append(s.pending, p...)
-	s.offset += int64(len(p))
+	s.strBuf = append(s.strBuf[:0], p...)
+	s.write(s.strBuf)
+	if cap(s.strBuf) > 4<<20 {
+		s.strBuf = nil
+	}
 	return len(p), nil
 }
 
-// Flush declares the log finished and emits the carried record, if any.
+// Flush declares the log finished: the carried record, if any, is complete
+// and is emitted. The stream is then at the start of a new log.
 func (s *Stream) Flush() {
 	if len(s.pending) > 0 {
-		s.emit(&Record{Raw: s.pending, Message: s.pending, Level: LevelInfo, Source: SourceOutput})
-		s.pending = s.pending[:0]
+		s.emitRecord(s.pending)
 	}
+	s.resetPending()
 }
 
 // State returns a deep copy of what the stream carries.
 func (s *Stream) State() StreamState {
-	return StreamState{Pending: append([]byte(nil), s.pending...), Offset: s.offset}
+	st := StreamState{Offset: s.offset}
+	if len(s.pending) > 0 {
+		st.Pending = bytes.Clone(s.pending)
+	}
+	return st
 }
 
-// Restore continues exactly where st was taken.
+// Restore makes the stream continue exactly where st was taken (by this or
+// another process). A StreamState that State did not produce cannot make the
+// stream panic, but prefixes inside its Pending (which State never leaves
+// there) stay part of the carried record.
 func (s *Stream) Restore(st StreamState) {
 	s.pending = append(s.pending[:0], st.Pending...)
 	s.offset = st.Offset
+	s.recheck = len(s.pending)
+	for from := 1; from < len(s.pending); {
+		idx, n, _, partial := nextPrefix(s.pending, from)
+		if idx < 0 {
+			s.recheck = partial
+			break
+		}
+		from = idx + n
+	}
+}
+
+func (s *Stream) resetPending() {
+	if cap(s.pending) > 1<<20 {
+		s.pending = nil
+	}
+	s.pending = s.pending[:0]
+	s.recheck = 0
+}
+
+// nextPrefix returns the index of the first complete prefix in b at or after
+// from, its length and its time. If there is none it returns idx -1 and, as
+// partial, the first index at which b ends inside text that may still become
+// a prefix (len(b) if there is no such place).
+func nextPrefix(b []byte, from int) (idx, n int, ms int64, partial int) {
+	for from < len(b) {
+		i := bytes.IndexByte(b[from:], '[')
+		if i < 0 {
+			break
+		}
+		i += from
+		switch r, pn, t := matchPrefix(b[i:]); r {
+		case prefixYes:
+			return i, pn, t, len(b)
+		case prefixShort:
+			// Everything from i to the end matched the prefix pattern,
+			// so there is no other '[' after i.
+			return -1, 0, 0, i
+		}
+		from = i + 1
+	}
+	return -1, 0, 0, len(b)
+}
+
+func (s *Stream) write(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	s.offset += int64(len(p))
+	pos := 0
+	if len(s.pending) > 0 {
+		oldLen := len(s.pending)
+		start := max(s.recheck, 1)
+		if oldLen-start >= maxPrefixLen { // cannot happen for a State we produced
+			start = oldLen - maxPrefixLen + 1
+		}
+		if start < oldLen {
+			// A prefix may straddle the chunk boundary: look at the cut-off
+			// candidate together with the head of p.
+			tmp := append(s.tmp[:0], s.pending[start:]...)
+			tmp = append(tmp, p[:min(len(p), maxPrefixLen)]...)
+			inPending := oldLen - start
+			idx, _, _, partial := nextPrefix(tmp, 0)
+			switch {
+			case idx >= 0 && idx < inPending:
+				b := start + idx
+				s.emitRecord(s.pending[:b])
+				s.pending = s.pending[:copy(s.pending, s.pending[b:oldLen])]
+				// The new record's prefix ends inside p; p holds no '[' of it.
+			case idx < 0 && partial < inPending:
+				// p is too short to decide; keep waiting.
+				s.pending = append(s.pending, p...)
+				s.recheck = start + partial
+				return
+			}
+		}
+		idx, _, _, partial := nextPrefix(p, 0)
+		if idx < 0 {
+			base := len(s.pending)
+			s.pending = append(s.pending, p...)
+			s.recheck = base + partial
+			return
+		}
+		s.pending = append(s.pending, p[:idx]...)
+		s.emitRecord(s.pending)
+		s.resetPending()
+		pos = idx
+	}
+	// p[pos:] starts a record: at a prefix, or at the start of the log.
+	start := pos
+	from := pos + 1
+	for {
+		idx, n, _, partial := nextPrefix(p, from)
+		if idx < 0 {
+			s.pending = append(s.pending[:0], p[start:]...)
+			s.recheck = partial - start
+			return
+		}
+		s.emitRecord(p[start:idx])
+		start, from = idx, idx+n
+	}
+}
+
+func (s *Stream) emitRecord(raw []byte) {
+	parseRecord(s.rules, raw, &s.rec, &s.cls)
+	s.emit(&s.rec)
+}
+
+// ParseRecord fills r from raw, which must be exactly one whole record (as
+// Stream emits them). It is exported for tests and tools that already hold
+// split records; r's slices alias raw.
+func ParseRecord(rules *Rules, raw []byte, r *Record) {
+	if rules == nil {
+		rules = DefaultRules()
+	}
+	var cls classifyScratch
+	parseRecord(rules, raw, r, &cls)
+}
+
+func parseRecord(rules *Rules, raw []byte, r *Record, cls *classifyScratch) {
+	*r = Record{Raw: raw, Source: SourceOutput, Level: LevelInfo}
+	res, n, ms := prefixNo, 0, int64(0)
+	if len(raw) > 0 && raw[0] == '[' {
+		res, n, ms = matchPrefix(raw)
+	}
+	if res != prefixYes {
+		// Text before the first prefix of a log: level info, source output.
+		r.Message = trimEOL(raw)
+		return
+	}
+	r.HasTime = true
+	r.UnixMilli = ms
+	rest := raw[n:]
+	if m, lvl, tag, ok := platformHeader(rest); ok {
+		r.Source = SourcePlatform
+		r.Level = lvl
+		if len(tag) > 0 {
+			r.Tag = tag
+			r.Action, r.ActionID = splitTag(tag)
+		}
+		r.Message = trimEOL(rest[m:])
+		return
+	}
+	if len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
+	}
+	r.Message = trimEOL(rest)
+	r.Level = rules.classify(r.Message, cls)
+}
+
+// splitTag returns the DISPLAY and the action id of a TAG (CONTRACT.md §5):
+// up to the last ':', else up to the first '#', else the whole TAG. A DISPLAY
+// that would be empty (TAG ":x") is the whole TAG, so it is never empty.
+func splitTag(tag []byte) (display, id []byte) {
+	if i := bytes.LastIndexByte(tag, ':'); i >= 0 {
+		display, id = tag[:i], tag[i+1:]
+	} else if i := bytes.IndexByte(tag, '#'); i >= 0 {
+		display, id = tag[:i], tag[i+1:]
+	} else {
+		return tag, nil
+	}
+	if len(display) == 0 {
+		display = tag
+	}
+	return display, id
+}
+
+const (
+	maxLevelLen = 16
+	maxTagLen   = 512
+)
+
+// platformHeader recognises " [LEVEL] [TAG] : ", " [LEVEL]  : " and
+// " [LEVEL] : " at the start of b (the text right after the prefix). The
+// colon may also end the line or the record. It returns where the message
+// starts.
+func platformHeader(b []byte) (msg int, lvl Level, tag []byte, ok bool) {
+	if len(b) < 5 || b[0] != ' ' || b[1] != '[' {
+		return 0, 0, nil, false
+	}
+	j := 2
+	for j < len(b) && j < 2+maxLevelLen && isASCIILetter(b[j]) {
+		j++
+	}
+	if j == 2 || j >= len(b) || b[j] != ']' {
+		return 0, 0, nil, false
+	}
+	lvl = platformLevel(b[2:j])
+	k := j + 1
+	if m, ok := colonSep(b, k); ok {
+		return m, lvl, nil, true
+	}
+	if k+1 >= len(b) || b[k] != ' ' || b[k+1] != '[' {
+		return 0, 0, nil, false
+	}
+	t0 := k + 2
+	lim := min(len(b), t0+maxTagLen+1)
+	for e := t0; e < lim; e++ {
+		i := bytes.IndexByte(b[e:lim], ']')
+		if i < 0 {
+			break
+		}
+		e += i
+		if m, ok := colonSep(b, e+1); ok {
+			t := b[t0:e]
+			if bytes.IndexByte(t, '\n') >= 0 || bytes.IndexByte(t, '\r') >= 0 {
+				break
+			}
+			return m, lvl, t, true
+		}
+	}
+	return 0, 0, nil, false
+}
+
+// colonSep matches " :" or "  :" at b[k:] followed by a space (consumed),
+// a line end or the end of b.
+func colonSep(b []byte, k int) (int, bool) {
+	if k >= len(b) || b[k] != ' ' {
+		return 0, false
+	}
+	k++
+	if k < len(b) && b[k] == ' ' {
+		k++
+	}
+	if k >= len(b) || b[k] != ':' {
+		return 0, false
+	}
+	k++
+	if k == len(b) {
+		return k, true
+	}
+	switch b[k] {
+	case ' ':
+		return k + 1, true
+	case '\n', '\r':
+		return k, true
+	}
+	return 0, false
+}
+
+func isASCIILetter(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' }
+
+// platformLevel maps a platform LEVEL (any case) per CONTRACT.md §5.
+func platformLevel(tok []byte) Level {
+	var u [maxLevelLen]byte
+	for i, c := range tok {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		u[i] = c
+	}
+	switch string(u[:len(tok)]) {
+	case "ERROR", "FATAL":
+		return LevelError
+	case "WARNING", "WARN":
+		return LevelWarning
+	case "DEBUG", "TRACE", "INTERNAL":
+		return LevelDebug
+	}
+	return LevelInfo
+}
+
+// trimEOL removes one trailing "\n", "\r\n" or "\r".
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
 }

@@ -1,0 +1,383 @@
+package parser
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+)
+
+// Whole-log analysis: action runs, their results and durations, the build
+// result and record counts labelled as `analyze` labels them (CONTRACT.md §5).
+
+// Markers written by CodeArts in a platform record's message.
+var (
+	startMarkers = [][]byte{[]byte("该步骤开始执行"), []byte("This step is start"), []byte("This action starts.")}
+	endMarkers   = [][]byte{[]byte("该步骤执行完成"), []byte("This step is complete")}
+	// failMarkers end a run and make it fail. "该步骤执行失败" is the
+	// Chinese wording of the same message (not seen in the real fixtures).
+	failMarkers = [][]byte{[]byte("Failed to complete this step"), []byte("该步骤执行失败")}
+)
+
+// JobAction is the action label of records that belong to no action.
+const JobAction = "job"
+
+// How an action run ended.
+const (
+	EndedByMarker    = "marker"     // an end marker of the run's tag
+	EndedByNextStart = "next-start" // the next start marker (of any action)
+	EndedByEndOfLog  = "end-of-log" // the log ended first
+)
+
+// Analysis is what an Analyzer found in one whole log.
+type Analysis struct {
+	Bytes   int64
+	Lines   int   // physical lines ("\n"-terminated, plus an unterminated last one)
+	Records int64 // records, as Stream emits them
+	Levels  [NumLevels]int64
+	// Counts are the records per (action, source, level), sorted by action,
+	// then source, then level. Action is the analyze label (JobAction when
+	// the record belongs to no action).
+	Counts []RecordCount
+	// FirstMilli and LastMilli are the times of the first and the last
+	// record that has a time, in log order (logs can go backwards in time).
+	FirstMilli, LastMilli int64
+	HasTime               bool
+	Build                 Build
+	Runs                  []ActionRun
+	FirstError            *RecordRef // first record of level error in the log
+}
+
+// RecordCount is a number of records with the same labels.
+type RecordCount struct {
+	Action string
+	Source Source
+	Level  Level
+	Count  int64
+}
+
+// Build is the build as a whole.
+type Build struct {
+	// Status is the word after the last "Finished: " line (SUCCESS,
+	// FAILURE, ABORTED, UNSTABLE, ...), "" if the log has none.
+	Status string
+	// Result is metrics.ResultFromStatus(Status): success, failure,
+	// aborted or unknown (also for UNSTABLE and a missing Finished line).
+	Result string
+	// Finished is true when the log has a "Finished: " line.
+	Finished bool
+	// StartMilli is the time of the first record with a time; EndMilli the
+	// time of the Finished line, or of the last record with a time.
+	StartMilli, EndMilli int64
+}
+
+// DurationSeconds is EndMilli-StartMilli in seconds, 0 if negative.
+func (b Build) DurationSeconds() float64 { return durationSeconds(b.StartMilli, b.EndMilli) }
+
+// ActionRun is one run of an action: from a start marker of a platform
+// TAG to its end marker, the next start marker, or the end of the log.
+type ActionRun struct {
+	Action   string // DISPLAY of the TAG
+	Tag      string
+	ActionID string
+	// StartMilli is the start marker's time; EndMilli the end marker's, the
+	// next start marker's, or the last time in the log.
+	StartMilli, EndMilli int64
+	StartLine, EndLine   int // 1-based lines of the start and end records
+	// Result is failure when the run has a failure end marker, a platform
+	// record of level error or a record with a non-zero "exit code N";
+	// otherwise success when an end marker closed it; aborted when the log
+	// ended first and the build was aborted; unknown otherwise.
+	Result  string
+	EndedBy string // EndedByMarker, EndedByNextStart or EndedByEndOfLog
+	// Records counts the records attributed to the run (their analyze
+	// label is this run's action) per level.
+	Records    [NumLevels]int64
+	FirstError *RecordRef
+	failed     bool
+}
+
+// DurationSeconds is EndMilli-StartMilli in seconds, 0 if negative.
+func (r *ActionRun) DurationSeconds() float64 { return durationSeconds(r.StartMilli, r.EndMilli) }
+
+// RecordRef identifies one record of a log.
+type RecordRef struct {
+	Line      int // 1-based line where the record starts
+	UnixMilli int64
+	HasTime   bool
+	Action    string
+	Source    Source
+	Level     Level
+	Message   string // valid UTF-8, at most MaxRefMessage bytes
+}
+
+// MaxRefMessage bounds RecordRef.Message.
+const MaxRefMessage = 512
+
+func durationSeconds(start, end int64) float64 {
+	if end <= start {
+		return 0
+	}
+	return float64(end-start) / 1000
+}
+
+type tagState struct {
+	display string
+	tag     string
+	id      string
+	ended   bool
+	lastSeq int64
+	run     *ActionRun // open run, nil if none
+}
+
+type countKey struct {
+	action string
+	source Source
+	level  Level
+}
+
+// Analyzer analyses one whole log fed with Write (an io.Writer that never
+// fails). Call Finish at the end of the log.
+type Analyzer struct {
+	stream   *Stream
+	a        Analysis
+	line     int // line of the next record (1-based)
+	seq      int64
+	tags     map[string]*tagState
+	current  *tagState // newest tag that has not ended
+	counts   map[countKey]int64
+	runs     []*ActionRun // in start order
+	open     []*ActionRun
+	lastByte byte
+}
+
+// NewAnalyzer returns an Analyzer that classifies tool output with rules
+// (nil means DefaultRules()).
+func NewAnalyzer(rules *Rules) *Analyzer {
+	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}}
+	z.stream = NewStream(rules, z.record)
+	return z
+}
+
+// Write feeds the next chunk of the log.
+func (z *Analyzer) Write(p []byte) (int, error) {
+	z.a.Bytes += int64(len(p))
+	return z.stream.Write(p)
+}
+
+// Finish flushes the log and returns the analysis. The Analyzer must not be
+// used afterwards.
+func (z *Analyzer) Finish() *Analysis {
+	z.stream.Flush()
+	a := &z.a
+	a.Lines = z.line - 1
+	if a.Bytes > 0 && z.lastByte != '\n' {
+		a.Lines++
+	}
+	end := a.LastMilli
+	if a.Build.Finished {
+		end = max(end, a.Build.EndMilli)
+	}
+	for _, r := range z.open {
+		r.EndMilli = end
+		r.EndLine = a.Lines
+		r.EndedBy = EndedByEndOfLog
+		z.finishRun(r, false)
+	}
+	z.open = nil
+	if a.HasTime {
+		a.Build.StartMilli = a.FirstMilli
+		if !a.Build.Finished {
+			a.Build.EndMilli = a.LastMilli
+		}
+	}
+	a.Build.Result = metrics.ResultFromStatus(a.Build.Status)
+	a.Runs = make([]ActionRun, len(z.runs))
+	for i, r := range z.runs {
+		a.Runs[i] = *r
+	}
+	// Runs closed at the end of an aborted build were aborted.
+	for i := range a.Runs {
+		r := &a.Runs[i]
+		if r.Result == metrics.ResultUnknown && r.EndedBy == EndedByEndOfLog && a.Build.Result == metrics.ResultAborted {
+			r.Result = metrics.ResultAborted
+		}
+	}
+	a.Counts = make([]RecordCount, 0, len(z.counts))
+	for k, n := range z.counts {
+		a.Counts = append(a.Counts, RecordCount{Action: k.action, Source: k.source, Level: k.level, Count: n})
+	}
+	slices.SortFunc(a.Counts, func(x, y RecordCount) int {
+		return cmp.Or(strings.Compare(x.Action, y.Action), cmp.Compare(x.Source, y.Source), cmp.Compare(x.Level, y.Level))
+	})
+	return a
+}
+
+func (z *Analyzer) record(r *Record) {
+	a := &z.a
+	line := z.line
+	z.line += bytes.Count(r.Raw, []byte{'\n'})
+	if n := len(r.Raw); n > 0 {
+		z.lastByte = r.Raw[n-1]
+	}
+	z.seq++
+	a.Records++
+	a.Levels[r.Level]++
+	if r.HasTime {
+		if !a.HasTime {
+			a.HasTime = true
+			a.FirstMilli = r.UnixMilli
+		}
+		a.LastMilli = r.UnixMilli
+	}
+
+	var owner *tagState
+	var endMarker, failMarker bool
+	if r.Source == SourcePlatform && len(r.Tag) > 0 {
+		t := z.tags[string(r.Tag)]
+		if t == nil {
+			display, id := splitTag(r.Tag)
+			t = &tagState{display: string(display), tag: string(r.Tag), id: string(id)}
+			z.tags[t.tag] = t
+		}
+		owner = t
+		if containsAny(r.Message, startMarkers) {
+			for _, o := range z.open {
+				o.EndMilli, o.EndLine, o.EndedBy = r.UnixMilli, line, EndedByNextStart
+				z.finishRun(o, false)
+				z.tags[o.Tag].ended = true
+			}
+			z.open = z.open[:0]
+			t.ended = false
+			run := &ActionRun{Action: t.display, Tag: t.tag, ActionID: t.id, StartMilli: r.UnixMilli, StartLine: line}
+			t.run = run
+			z.open = append(z.open, run)
+			z.runs = append(z.runs, run)
+		}
+		failMarker = containsAny(r.Message, failMarkers)
+		endMarker = failMarker || containsAny(r.Message, endMarkers)
+		t.lastSeq = z.seq
+		if !t.ended {
+			z.current = t
+		}
+	} else if z.current != nil {
+		owner = z.current
+	}
+
+	action := JobAction
+	var run *ActionRun
+	if owner != nil {
+		action = owner.display
+		run = owner.run
+	}
+	z.counts[countKey{action, r.Source, r.Level}]++
+
+	if r.Level == LevelError && a.FirstError == nil {
+		a.FirstError = makeRef(r, line, action)
+	}
+	if run != nil {
+		run.Records[r.Level]++
+		if r.Level == LevelError && run.FirstError == nil {
+			run.FirstError = makeRef(r, line, action)
+		}
+		if r.Source == SourcePlatform && r.Level == LevelError || failMarker || hasFailingExitCode(r.Message) {
+			run.failed = true
+		}
+	}
+	if endMarker {
+		if run != nil {
+			run.EndMilli, run.EndLine, run.EndedBy = r.UnixMilli, line, EndedByMarker
+			z.finishRun(run, true)
+			z.open = slices.DeleteFunc(z.open, func(o *ActionRun) bool { return o == run })
+		}
+		owner.ended = true
+		if z.current == owner {
+			z.current = nil
+			for _, t := range z.tags {
+				if !t.ended && (z.current == nil || t.lastSeq > z.current.lastSeq) {
+					z.current = t
+				}
+			}
+		}
+	}
+
+	if r.Source == SourceOutput && bytes.HasPrefix(r.Message, finishedPrefix) {
+		rest := r.Message[len(finishedPrefix):]
+		n := 0
+		for n < len(rest) && isASCIILetter(rest[n]) {
+			n++
+		}
+		if n > 0 {
+			a.Build.Status = string(rest[:n])
+			a.Build.Finished = true
+			a.Build.EndMilli = r.UnixMilli
+		}
+	}
+}
+
+var finishedPrefix = []byte("Finished: ")
+
+// finishRun decides the result of a run that just ended and stores it.
+func (z *Analyzer) finishRun(r *ActionRun, byMarker bool) {
+	switch {
+	case r.failed:
+		r.Result = metrics.ResultFailure
+	case byMarker:
+		r.Result = metrics.ResultSuccess
+	default:
+		r.Result = metrics.ResultUnknown
+	}
+	if t := z.tags[r.Tag]; t != nil && t.run == r {
+		t.run = nil
+	}
+}
+
+func containsAny(b []byte, subs [][]byte) bool {
+	for _, s := range subs {
+		if bytes.Contains(b, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var exitCodeWord = []byte("exit code ")
+
+// hasFailingExitCode reports whether msg contains "exit code N" with N != 0.
+func hasFailingExitCode(msg []byte) bool {
+	for {
+		i := bytes.Index(msg, exitCodeWord)
+		if i < 0 {
+			return false
+		}
+		msg = msg[i+len(exitCodeWord):]
+		nonzero, digits := false, 0
+		for digits < len(msg) && msg[digits]-'0' < 10 {
+			if msg[digits] != '0' {
+				nonzero = true
+			}
+			digits++
+		}
+		if digits > 0 && nonzero {
+			return true
+		}
+	}
+}
+
+func makeRef(r *Record, line int, action string) *RecordRef {
+	msg := bytes.TrimRight(r.Message, " \t\r\n")
+	if len(msg) > MaxRefMessage {
+		cut := MaxRefMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
+	}
+	return &RecordRef{
+		Line: line, UnixMilli: r.UnixMilli, HasTime: r.HasTime, Action: action,
+		Source: r.Source, Level: r.Level, Message: strings.ToValidUTF8(string(msg), "\uFFFD"),
+	}
+}

@@ -1,0 +1,267 @@
+package parser
+
+// CodeArts writes a timestamp prefix in one of two forms (CONTRACT.md §5):
+//
+//	[2026/09/10 17:26:22.661 GMT+08:00]   form 1, 35 bytes
+//	[Sep 14, 2026 02:29:37.820 GMT+08:00] form 2, 36 or 37 bytes (day of month 1 or 2 digits)
+//
+// The offset may be any GMT±HH:MM. Validation is strict (every digit, every
+// separator, month, day of month, hour, minute, second and offset ranges) so
+// that "[INFO]", "[slave]", "[2026" or a tool's own "[2026-09-10 09:27:30]"
+// inside a message never start a record.
+
+const (
+	form1Len     = 35
+	maxPrefixLen = 37
+)
+
+// prefixResult says whether b starts with a prefix.
+type prefixResult uint8
+
+const (
+	prefixNo    prefixResult = iota // b does not start with a prefix
+	prefixYes                       // b starts with a complete, valid prefix
+	prefixShort                     // b is a valid beginning of a prefix but too short to decide
+)
+
+var monthInitial = [256]bool{'J': true, 'F': true, 'M': true, 'A': true, 'S': true, 'O': true, 'N': true, 'D': true}
+
+// matchPrefix reports whether b (which starts with '[') starts with a
+// timestamp prefix. On prefixYes it also returns the prefix length and the
+// timestamp in Unix milliseconds.
+func matchPrefix(b []byte) (prefixResult, int, int64) {
+	if len(b) < 2 {
+		if len(b) == 1 && b[0] == '[' {
+			return prefixShort, 0, 0
+		}
+		return prefixNo, 0, 0
+	}
+	c := b[1]
+	if c-'0' < 10 {
+		if len(b) >= form1Len {
+			if ms, ok := parseForm1(b); ok {
+				return prefixYes, form1Len, ms
+			}
+			return prefixNo, 0, 0
+		}
+		return matchShort(b, form1Pattern), 0, 0
+	}
+	if monthInitial[c] {
+		if len(b) >= maxPrefixLen || (len(b) >= maxPrefixLen-1 && b[6] == ',') {
+			if n, ms, ok := parseForm2(b); ok {
+				return prefixYes, n, ms
+			}
+			return prefixNo, 0, 0
+		}
+		r := matchShort(b, form2Pattern2)
+		if r == prefixNo {
+			r = matchShort(b, form2Pattern1)
+		}
+		return r, 0, 0
+	}
+	return prefixNo, 0, 0
+}
+
+// Patterns for prefixes cut off by the end of a chunk: 'd' is a digit, 's'
+// a sign, 'M' a month-name letter, anything else itself. They only decide
+// "could still become a prefix"; a full prefix is checked by parseForm1/2.
+const (
+	form1Pattern  = "[dddd/dd/dd dd:dd:dd.ddd GMTsdd:dd]"
+	form2Pattern2 = "[MMM dd, dddd dd:dd:dd.ddd GMTsdd:dd]"
+	form2Pattern1 = "[MMM d, dddd dd:dd:dd.ddd GMTsdd:dd]"
+)
+
+func matchShort(b []byte, pat string) prefixResult {
+	for i := 0; i < len(b) && i < len(pat); i++ {
+		c := b[i]
+		switch pat[i] {
+		case 'd':
+			if c-'0' >= 10 {
+				return prefixNo
+			}
+		case 's':
+			if c != '+' && c != '-' {
+				return prefixNo
+			}
+		case 'M':
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+				return prefixNo
+			}
+		default:
+			if c != pat[i] {
+				return prefixNo
+			}
+		}
+	}
+	if len(b) >= 4 && monthNumber(b[1], b[2], b[3]) == 0 && b[1]-'0' >= 10 {
+		return prefixNo
+	}
+	return prefixShort
+}
+
+// dig2 returns the value of two ASCII digits, or a value > 99 if either is
+// not a digit.
+func dig2(a, b byte) int {
+	x, y := int(a-'0'), int(b-'0')
+	if x > 9 || y > 9 {
+		return 1000
+	}
+	return x*10 + y
+}
+
+func parseForm1(b []byte) (int64, bool) {
+	_ = b[34]
+	if b[5] != '/' || b[8] != '/' || b[11] != ' ' || b[14] != ':' || b[17] != ':' || b[20] != '.' ||
+		b[24] != ' ' || b[25] != 'G' || b[26] != 'M' || b[27] != 'T' || b[31] != ':' || b[34] != ']' {
+		return 0, false
+	}
+	y1, y2 := dig2(b[1], b[2]), dig2(b[3], b[4])
+	if y1 > 99 || y2 > 99 {
+		return 0, false
+	}
+	return civilMillis(y1*100+y2, dig2(b[6], b[7]), dig2(b[9], b[10]), b[12:])
+}
+
+func parseForm2(b []byte) (int, int64, bool) {
+	mon := monthNumber(b[1], b[2], b[3])
+	if mon == 0 || b[4] != ' ' {
+		return 0, 0, false
+	}
+	var day, i int
+	if b[6] == ',' { // one-digit day
+		if b[5]-'0' >= 10 {
+			return 0, 0, false
+		}
+		day, i = int(b[5]-'0'), 7
+	} else {
+		day, i = dig2(b[5], b[6]), 8
+		if b[7] != ',' {
+			return 0, 0, false
+		}
+	}
+	// b[i:] = " 2026 02:29:37.820 GMT+08:00]" (29 bytes)
+	if len(b) < i+29 {
+		return 0, 0, false
+	}
+	t := b[i : i+29]
+	if t[0] != ' ' || t[5] != ' ' {
+		return 0, 0, false
+	}
+	y1, y2 := dig2(t[1], t[2]), dig2(t[3], t[4])
+	if y1 > 99 || y2 > 99 {
+		return 0, 0, false
+	}
+	ms, ok := civilMillis(y1*100+y2, mon, day, t[6:])
+	return i + 29, ms, ok
+}
+
+// civilMillis validates and converts "HH:MM:SS.mmm GMT±HH:MM]" (t) with the
+// given date to Unix milliseconds.
+func civilMillis(year, month, day int, t []byte) (int64, bool) {
+	_ = t[22]
+	if t[2] != ':' || t[5] != ':' || t[8] != '.' || t[12] != ' ' || t[13] != 'G' || t[14] != 'M' ||
+		t[15] != 'T' || t[19] != ':' || t[22] != ']' {
+		return 0, false
+	}
+	hh, mi, ss := dig2(t[0], t[1]), dig2(t[3], t[4]), dig2(t[6], t[7])
+	m3 := int(t[11] - '0')
+	ms := dig2(t[9], t[10])*10 + m3
+	oh, om := dig2(t[17], t[18]), dig2(t[20], t[21])
+	sign := t[16]
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hh > 23 || mi > 59 || ss > 59 ||
+		m3 > 9 || ms > 999 || oh > 14 || om > 59 || (sign != '+' && sign != '-') {
+		return 0, false
+	}
+	off := (oh*60 + om) * 60
+	if sign == '-' {
+		off = -off
+	}
+	days := daysFromCivil(year, month, day)
+	sec := days*86400 + int64(hh*3600+mi*60+ss) - int64(off)
+	return sec*1000 + int64(ms), true
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the number of days since 1970-01-01 of a proleptic
+// Gregorian date (H. Hinnant's algorithm), for years 0..9999.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	mp := m + 9
+	if m > 2 {
+		mp = m - 3
+	}
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// monthNumber maps an English month abbreviation ("Jan".."Dec", first
+// letter upper case, rest lower case) to 1..12, or 0.
+func monthNumber(a, b, c byte) int {
+	switch a {
+	case 'J':
+		switch {
+		case b == 'a' && c == 'n':
+			return 1
+		case b == 'u' && c == 'n':
+			return 6
+		case b == 'u' && c == 'l':
+			return 7
+		}
+	case 'F':
+		if b == 'e' && c == 'b' {
+			return 2
+		}
+	case 'M':
+		if b == 'a' && c == 'r' {
+			return 3
+		}
+		if b == 'a' && c == 'y' {
+			return 5
+		}
+	case 'A':
+		if b == 'p' && c == 'r' {
+			return 4
+		}
+		if b == 'u' && c == 'g' {
+			return 8
+		}
+	case 'S':
+		if b == 'e' && c == 'p' {
+			return 9
+		}
+	case 'O':
+		if b == 'c' && c == 't' {
+			return 10
+		}
+	case 'N':
+		if b == 'o' && c == 'v' {
+			return 11
+		}
+	case 'D':
+		if b == 'e' && c == 'c' {
+			return 12
+		}
+	}
+	return 0
+}
