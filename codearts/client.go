@@ -431,10 +431,10 @@ func (c *Client) classify(cl *call, r *response) *APIError {
 		return nil
 	}
 	info := parseErrorBody(r.body)
-	e := cl.errorf("%s", c.redact(info.message))
+	e := cl.errorf("%s", truncate(c.redact(info.message), 300))
 	e.HTTPStatus = r.status
-	e.Code = info.code
-	e.RequestID = requestID(r.header, info.requestID)
+	e.Code = truncate(c.redact(info.code), 64)
+	e.RequestID = truncate(c.redact(requestID(r.header, info.requestID)), 128)
 	e.RetryAfter = parseRetryAfter(r.header.Get("Retry-After"), c.now())
 	if e.Message == "" {
 		if r.status >= 200 && r.status < 300 {

@@ -192,7 +192,8 @@ type errorInfo struct{ code, message, requestID string }
 // parseErrorBody reads the code, message and request id from any of the
 // documented error shapes: {"error_code","error_msg","request_id"},
 // {"status":"fail","error":"…"|{…}}, {"code","message"} at the top level or
-// nested one level under any key. A non-JSON body gives its text as message.
+// nested one level under any key. A non-JSON body gives its first line as
+// message. Nothing is shortened here: the caller redacts, then truncates.
 func parseErrorBody(body []byte) errorInfo {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
@@ -200,7 +201,7 @@ func parseErrorBody(body []byte) errorInfo {
 		if i := strings.IndexAny(text, "\r\n"); i >= 0 {
 			text = text[:i]
 		}
-		info := errorInfo{message: truncate(text, 200)}
+		info := errorInfo{message: text}
 		info.code = codePattern.FindString(text)
 		return info
 	}
@@ -250,7 +251,7 @@ func parseErrorBody(body []byte) errorInfo {
 	if info.code == "" {
 		info.code = codePattern.FindString(info.message)
 	}
-	info.message = truncate(strings.TrimSpace(info.message), 500)
+	info.message = strings.TrimSpace(info.message)
 	return info
 }
 

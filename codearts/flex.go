@@ -42,7 +42,7 @@ func (f *FlexInt64) UnmarshalJSON(b []byte) error {
 	}
 	v, err := parseInt(s)
 	if err != nil {
-		return fmt.Errorf("codearts: %s is not an integer", truncate(string(b), 40))
+		return fmt.Errorf("codearts: %s is not an integer", quoteValue(string(b)))
 	}
 	*f = FlexInt64{V: v, Set: true}
 	return nil
@@ -73,7 +73,7 @@ func (f *FlexBool) UnmarshalJSON(b []byte) error {
 	case "false", "0", "", "null":
 		*f = false
 	default:
-		return fmt.Errorf("codearts: %s is not a boolean", truncate(string(b), 40))
+		return fmt.Errorf("codearts: %s is not a boolean", quoteValue(string(b)))
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		}
 		*f = flexString(s)
 	case b[0] == '{' || b[0] == '[':
-		return fmt.Errorf("codearts: expected a string, got %s", truncate(string(b), 40))
+		return fmt.Errorf("codearts: expected a string, got %s", quoteValue(string(b)))
 	default:
 		*f = flexString(b)
 	}
@@ -141,7 +141,7 @@ func ParseTime(s string) (time.Time, error) {
 	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:T ") {
 		ms, err := parseInt(s)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("codearts: unrecognised time %q", truncate(s, 60))
+			return time.Time{}, fmt.Errorf("codearts: unrecognised time %s", quoteValue(s))
 		}
 		if ms <= 0 {
 			return time.Time{}, nil
@@ -163,11 +163,21 @@ func ParseTime(s string) (time.Time, error) {
 		case "UTC", "GMT":
 			loc = time.UTC
 		default:
-			return time.Time{}, fmt.Errorf("codearts: unknown time zone %q in %q", zone, truncate(s, 60))
+			return time.Time{}, fmt.Errorf("codearts: unknown time zone %q in %s", zone, quoteValue(s))
 		}
 		return time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), loc), nil
 	}
-	return time.Time{}, fmt.Errorf("codearts: unrecognised time %q", truncate(s, 60))
+	return time.Time{}, fmt.Errorf("codearts: unrecognised time %s", quoteValue(s))
+}
+
+// quoteValue shows a short offending value in a decode error; a long one
+// is only described, so that no credential a server might echo back can
+// reach an error or log in part (redaction only catches whole secrets).
+func quoteValue(v string) string {
+	if len(v) <= 32 {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("a %d-byte value", len(v))
 }
 
 // truncate shortens s to at most n bytes on a rune boundary, marking the cut.
