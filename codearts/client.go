@@ -92,7 +92,7 @@ type Options struct {
 	HTTPClient        *http.Client  // nil = a client with default transport
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
-	Now               func() time.Time // nil = time.Now (signing dates, token expiry)
+	Now               func() time.Time // nil = time.Now; signing dates, token expiry and the auth pause (Retry-After waits use the wall clock)
 }
 
 // Client calls the CodeArts Build API. It is safe for concurrent use.
@@ -121,7 +121,7 @@ type Client struct {
 	sleep  func(ctx context.Context, d time.Duration) error // retry waits
 
 	mu        sync.Mutex
-	notBefore time.Time            // shared pause from Retry-After
+	notBefore time.Time            // shared pause from Retry-After (wall clock: a real wait)
 	paused    map[bool]pausedState // key: IAM endpoint (true) or CodeArts (false)
 }
 
@@ -333,7 +333,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			if ra > c.backoffMax {
 				return nil, e
 			}
-			c.setNotBefore(c.now().Add(ra))
+			c.setNotBefore(time.Now().Add(ra))
 			delay = max(delay, ra)
 		}
 		retry++
@@ -435,7 +435,7 @@ func (c *Client) classify(cl *call, r *response) *APIError {
 	e.HTTPStatus = r.status
 	e.Code = truncate(c.redact(info.code), 64)
 	e.RequestID = truncate(c.redact(requestID(r.header, info.requestID)), 128)
-	e.RetryAfter = parseRetryAfter(r.header.Get("Retry-After"), c.now())
+	e.RetryAfter = parseRetryAfter(r.header.Get("Retry-After"), time.Now())
 	if e.Message == "" {
 		if r.status >= 200 && r.status < 300 {
 			e.Message = "status fail"
@@ -534,7 +534,7 @@ func (c *Client) setNotBefore(t time.Time) {
 
 func (c *Client) waitNotBefore(ctx context.Context) error {
 	c.mu.Lock()
-	d := c.notBefore.Sub(c.now())
+	d := time.Until(c.notBefore)
 	c.mu.Unlock()
 	if d <= 0 {
 		return nil
