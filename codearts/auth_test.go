@@ -239,7 +239,9 @@ func TestIAMWrongPasswordOneAttempt(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	containsAll(t, err.Error(), "ShowRunningStatus job="+tJob, "HTTP 401", "get IAM token", "The username or password is wrong.")
-	c.ShowRunningStatus(bg, tJob)
+	if _, err := c.ShowRunningStatus(bg, tJob); !IsAuth(err) || !strings.Contains(err.Error(), "not sent") {
+		t.Errorf("call during the IAM pause: %v", err)
+	}
 	if iam.count() != 1 || srv.count() != 0 {
 		t.Errorf("IAM %d, API %d requests; want 1, 0", iam.count(), srv.count())
 	}

@@ -469,7 +469,7 @@ func (c *Client) authenticate(ctx context.Context, req *http.Request, cl *call) 
 		if err != nil {
 			e := cl.errorf("get IAM token: %s", c.redact(err.Error()))
 			if ie := asAPIError(err); ie != nil {
-				e.HTTPStatus, e.Code, e.RequestID = ie.HTTPStatus, ie.Code, ie.RequestID
+				e.HTTPStatus, e.Code, e.RequestID, e.paused = ie.HTTPStatus, ie.Code, ie.RequestID, ie.paused
 				e.Message = "get IAM token: " + ie.Message
 				e.Attempts = ie.Attempts
 			}
@@ -579,8 +579,7 @@ func (c *Client) pausedError(cl *call) *APIError {
 	}
 	e := cl.errorf("not sent: authentication failed at an earlier call (%s); calls paused until %s to avoid locking the credential",
 		p.cause.Error(), p.until.UTC().Format(time.RFC3339))
-	e.HTTPStatus = p.cause.HTTPStatus
-	e.Code = p.cause.Code
+	e.paused = true
 	e.Err = p.cause
 	return e
 }

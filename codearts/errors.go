@@ -31,6 +31,7 @@ type APIError struct {
 	Err        error         // underlying cause (transport, context, decoding, IAM), if any
 
 	hasStep bool
+	paused  bool // refused locally during the auth-failure pause
 }
 
 // Error implements error, e.g.
@@ -94,7 +95,7 @@ func (e *APIError) Throttled() bool {
 
 // Auth reports an authentication failure: HTTP 401 or APIG(W).0301/0303/0307.
 func (e *APIError) Auth() bool {
-	if e.HTTPStatus == http.StatusUnauthorized {
+	if e.paused || e.HTTPStatus == http.StatusUnauthorized {
 		return true
 	}
 	switch gatewayCode(e.Code) {
