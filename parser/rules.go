@@ -92,7 +92,7 @@ var defaultRuleConfigs = []RuleConfig{
 	// Go.
 	{Name: "go-panic", Regex: `(?m)^panic: `, Level: "error"},
 	{Name: "go-test-fail", Regex: `(?m)^\s*--- FAIL: `, Level: "error"},
-	{Name: "go-test-pkg-fail", Regex: `(?m)^FAIL\t`, Level: "error"},
+	{Name: "go-test-pkg-fail", Regex: `(?m)^FAIL(?:\t|$)`, Level: "error"},
 	// Python (and Java) exceptions.
 	{Name: "python-traceback", Match: "Traceback (most recent call last):", Level: "error"},
 	{Name: "exception-error", Regex: `\b\w*Error: `, Level: "error"},

@@ -1,0 +1,216 @@
+package parser
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestDefaultRulesExamples(t *testing.T) {
+	for _, tc := range []struct {
+		msg   string
+		level Level
+		rule  string // "" = no rule matched
+	}{
+		// Tool output carrying its own level.
+		{"[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.11.0:compile", LevelError, "tool-error"},
+		{"[WARNING] Using platform encoding (UTF-8 actually)", LevelWarning, "tool-warning"},
+		{"[INFO] BUILD FAILURE", LevelError, "maven-build-failure"},
+		{"[INFO] BUILD SUCCESS", LevelInfo, "tool-info"},
+		{"[INFO] Tests run: 42, Failures: 0, Errors: 0, Skipped: 1", LevelInfo, "tool-info"},
+		{"[INFO] error: none", LevelInfo, "tool-info"},
+		{"[DEBUG] Using local repository", LevelDebug, "tool-debug"},
+		{"2026-09-10 09:28:01 [sched] [281473700065568] [ERROR] Environment allocation rejected", LevelError, "tool-error"},
+		{"2026-09-10 09:27:30 [sched] [281473752154144] [WARNING] pytest collect stderr:", LevelWarning, "tool-warning"},
+		{"[2026-09-10 09:27:30][INFO][plugin.py:285] Infra logging initialized", LevelInfo, "tool-info"},
+		{"[ERROR]execute openlibing-pytest-executor. main.py fail", LevelError, "tool-error"},
+		{"[WARN]DEV.CB.02101217,用户名或密码为空。", LevelWarning, "tool-warn"},
+		{"FAILURE: Build failed with an exception.\nBUILD FAILED in 3s", LevelError, "gradle-build-failed"},
+		// Shell trace: the command, not its outcome.
+		{"+ echo '[ERROR]execute openlibing-pytest-executor. main.py fail'", LevelInfo, "shell-xtrace"},
+		{"++ grep -Eo 'error: [0-9]+'", LevelInfo, "shell-xtrace"},
+		{"+ exit 1", LevelInfo, "shell-xtrace"},
+		// npm.
+		{"npm ERR! code ELIFECYCLE", LevelError, "npm-err"},
+		{"npm error code E404", LevelError, "npm-error"},
+		{"npm WARN deprecated request@2.88.2", LevelWarning, "npm-warn"},
+		{"npm warn deprecated inflight@1.0.6", LevelWarning, "npm-warn-lower"},
+		// Go.
+		{"panic: runtime error: index out of range [3] with length 3", LevelError, "go-panic"},
+		{"--- FAIL: TestParseOrder (0.00s)", LevelError, "go-test-fail"},
+		{"    --- FAIL: TestParseOrder/sub (0.00s)", LevelError, "go-test-fail"},
+		{"FAIL\texample.com/polyglot/order\t0.021s", LevelError, "go-test-pkg-fail"},
+		{"ok  \texample.com/polyglot/util\t0.004s", LevelInfo, ""},
+		{`time="2026-10-02T06:03:52Z" level=warning msg="x"`, LevelWarning, "logfmt-warning"},
+		{`level=error msg="boom"`, LevelError, "logfmt-error"},
+		{`level=debug msg="x"`, LevelDebug, "logfmt-debug"},
+		{`loglevel=errorish`, LevelInfo, ""},
+		// Python and Java.
+		{"Traceback (most recent call last):", LevelError, "python-traceback"},
+		{"RuntimeError: Environment allocation rejected: Unknown", LevelError, "exception-error"},
+		{"java.lang.IllegalStateException: boom", LevelError, "exception"},
+		{"raise RuntimeError(", LevelInfo, ""},
+		{"conftest.py:19: PytestUnknownMarkWarning: Unknown pytest.mark.archive_src", LevelWarning, "generic-warning"},
+		// Exit codes.
+		{"script returned exit code 1", LevelError, "exit-code"},
+		{"Process exited with exit code 0", LevelInfo, ""},
+		{"subprocess.CalledProcessError: Command 'make' returned non-zero exit status 2.", LevelError, "exception-error"},
+		{"Command 'make' returned non-zero exit status 2.", LevelError, "exit-status"},
+		// Generic words.
+		{"ERROR: Could not find a version that satisfies the requirement", LevelError, "generic-error-upper"},
+		{"main.c:3:10: fatal error: x.h: No such file or directory", LevelError, "generic-error"},
+		{"fatal: unable to access 'https://example.com/x.git/'", LevelError, "generic-fatal"},
+		{"FATAL Out of memory", LevelError, "generic-fatal-upper"},
+		{"WARNING: apt does not have a stable CLI interface.", LevelWarning, "generic-warning-upper"},
+		{"warning: LF will be replaced by CRLF", LevelWarning, "generic-warning"},
+		{"Finished: FAILURE", LevelError, "finished-failure"},
+		{"Finished: UNSTABLE", LevelWarning, "finished-unstable"},
+		{"Finished: SUCCESS", LevelInfo, ""},
+		// False positives that must stay info.
+		{"Compiler: 0 error(s), errors=0, warnings=0", LevelInfo, ""},
+		{"'infra_log_level': 'INFO', 'error_log_fail': 'true'", LevelInfo, ""},
+		{"on_error: continue", LevelInfo, ""},
+		{"NONFATAL condition", LevelInfo, ""},
+		{"Tests run: 5, Failures: 0, Errors: 0", LevelInfo, ""},
+		{"state: Code checkout, status: error", LevelInfo, ""},
+		{"the errors: list is empty", LevelInfo, ""},
+		{"", LevelInfo, ""},
+	} {
+		lvl, i := DefaultRules().Classify([]byte(tc.msg))
+		name := ""
+		if i >= 0 {
+			name = DefaultRules().RuleName(i)
+		}
+		if lvl != tc.level || name != tc.rule {
+			t.Errorf("%q: got %v by %q, want %v by %q", tc.msg, lvl, name, tc.level, tc.rule)
+		}
+	}
+}
+
+// naive is the reference semantics: the first rule, in order, whose
+// substring is contained or whose regex matches.
+func naive(rules []RuleConfig, res []*regexp.Regexp, msg []byte) int {
+	for i, rc := range rules {
+		if rc.Match != "" {
+			if bytes.Contains(msg, []byte(rc.Match)) {
+				return i
+			}
+		} else if res[i].Match(msg) {
+			return i
+		}
+	}
+	return -1
+}
+
+// The prefilter never changes the result: random messages built from rule
+// literals, near misses and noise classify like the naive evaluation.
+func TestPrefilterEqualsNaive(t *testing.T) {
+	custom := append(DefaultRuleConfigs(),
+		RuleConfig{Name: "ci-error", Regex: `(?i)build step: error`, Level: "error"},
+		RuleConfig{Name: "no-literal", Regex: `[0-9]{3}x`, Level: "warning"},
+		RuleConfig{Name: "alt", Regex: `^(?:gcc|clang): `, Level: "warning"},
+		RuleConfig{Name: "unicode", Match: "构建失败", Level: "error"},
+		RuleConfig{Name: "fold-unicode", Regex: `(?i)ß: stop`, Level: "debug"},
+	)
+	// More than 64 rules exercise the multi-word candidate set.
+	for i := 0; i < 70; i++ {
+		custom = append(custom, RuleConfig{Name: fmt.Sprintf("r%d", i), Regex: fmt.Sprintf(`tok%d\b`, i), Level: "debug"})
+	}
+	custom = append(custom, RuleConfig{Name: "late", Match: "LATE!", Level: "error"})
+	for _, rules := range [][]RuleConfig{DefaultRuleConfigs(), custom} {
+		compiled, err := CompileRules(rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make([]*regexp.Regexp, len(rules))
+		for i, rc := range rules {
+			if rc.Regex != "" {
+				res[i] = regexp.MustCompile(rc.Regex)
+			}
+		}
+		var pieces []string
+		for _, rc := range rules {
+			for _, s := range []string{rc.Match, rc.Regex} {
+				if s == "" {
+					continue
+				}
+				s = strings.NewReplacer(`\b`, "", `\w*`, "", `\+`, "+", `^`, "", `(?m)`, "", `\s*`, " ", `(?i)`, "", `\t`, "\t").Replace(s)
+				pieces = append(pieces, s, strings.ToUpper(s), s[:len(s)/2], s[len(s)/2:])
+			}
+		}
+		pieces = append(pieces, " ", "\n", "a", "123x", "tok7", "tok70", "Z", ":", "[", "+ ", "gcc: ", "SS: stop", "ß: STOP", "构建", "失败")
+		rng := rand.New(rand.NewPCG(3, 4))
+		for n := 0; n < 30000; n++ {
+			var b []byte
+			for k := rng.IntN(6); k >= 0; k-- {
+				b = append(b, pieces[rng.IntN(len(pieces))]...)
+			}
+			_, got := compiled.Classify(b)
+			if want := naive(rules, res, b); got != want {
+				t.Fatalf("%q: prefilter picks rule %d, naive %d", b, got, want)
+			}
+		}
+	}
+}
+
+func TestCompileRulesErrors(t *testing.T) {
+	for _, tc := range []struct {
+		rule RuleConfig
+		want string
+	}{
+		{RuleConfig{Name: "both", Match: "x", Regex: "x", Level: "error"}, `severity rule 1 ("both"): set either match or regex, not both`},
+		{RuleConfig{Name: "none", Level: "error"}, `severity rule 1 ("none"): set match (a substring) or regex`},
+		{RuleConfig{Name: "lvl", Match: "x", Level: "critical"}, `severity rule 1 ("lvl"): level "critical" is not one of error, warning, info, debug`},
+		{RuleConfig{Name: "re", Regex: "a(", Level: "info"}, `severity rule 1 ("re"): regex: error parsing regexp: missing closing )`},
+		{RuleConfig{Match: "x", Level: "info"}, `severity rule 1 (""): name is empty`},
+	} {
+		_, err := CompileRules([]RuleConfig{{Name: "ok", Match: "ok", Level: "info"}, tc.rule})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.rule, err, tc.want)
+		}
+	}
+	r, err := CompileRules(nil)
+	if err != nil || r.Len() != 0 {
+		t.Fatalf("empty rules: %v", err)
+	}
+	if lvl, i := r.Classify([]byte("ERROR: x")); lvl != LevelInfo || i != -1 {
+		t.Errorf("empty rules classify as %v/%d", lvl, i)
+	}
+	if _, err := CompileRules([]RuleConfig{{Name: "Upper", Match: "x", Level: "WARNING"}}); err != nil {
+		t.Errorf("level names ignore case: %v", err)
+	}
+}
+
+// Custom rules change the level of output records only; platform levels come
+// from the platform.
+func TestCustomRulesInStream(t *testing.T) {
+	rules, err := CompileRules([]RuleConfig{{Name: "oom", Regex: `(?i)out of memory`, Level: "error"}, {Name: "dbg", Match: "trace:", Level: "debug"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "[2026/09/10 17:26:22.661 GMT+08:00] Java heap: OUT OF MEMORY\n" +
+		"[2026/09/10 17:26:22.661 GMT+08:00] [ERROR] x\n" +
+		"[2026/09/10 17:26:22.661 GMT+08:00] trace: 1\n" +
+		"[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [A:b] : out of memory\n"
+	got := parseAll(rules, []byte(in))
+	want := []Level{LevelError, LevelInfo, LevelDebug, LevelInfo}
+	for i, r := range got {
+		if r.Level != want[i] {
+			t.Errorf("record %d %v: want %v", i, r, want[i])
+		}
+	}
+}
+
+func TestAnchorsAreFew(t *testing.T) {
+	// Each anchor is one IndexByte pass over every output message; the
+	// defaults must stay cheap.
+	if a := DefaultRules().Anchors(); len(a) > 6 {
+		t.Errorf("default rules scan for %d anchor bytes %q; keep it at 6 or fewer", len(a), a)
+	}
+	if len(DefaultRules().always) != 0 {
+		t.Errorf("default rules %v run their regex on every record", DefaultRules().always)
+	}
+}
