@@ -1,0 +1,204 @@
+// Package analyze implements `codearts_build_exporter analyze`: offline
+// analysis of whole CodeArts Build logs (CONTRACT.md §1) as a readable table,
+// a stable JSON document (docs/analyze.md) or the OpenMetrics families of
+// CONTRACT.md §3.
+package analyze
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+)
+
+// Exit statuses (CONTRACT.md §1).
+const (
+	exitOK    = 0
+	exitInput = 1
+	exitUsage = 2
+)
+
+// stdinArg stands for "-" while kingpin parses (NUL cannot occur in a path).
+const stdinArg = "\x00stdin"
+
+// now is the clock used for the OpenMetrics timestamp of logs without any
+// time in them; tests replace it.
+var now = time.Now
+
+// Log is one analysed input.
+type Log struct {
+	Name     string // file name as given; "-" is standard input
+	Analysis *parser.Analysis
+}
+
+// Main runs the analyze command. args are the arguments after the word
+// "analyze". It returns the exit status: 0 on success, 1 when an input or
+// the rules file is unreadable or not a text log, 2 on usage errors.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := kingpin.New("codearts_build_exporter analyze",
+		"Analyse whole CodeArts Build logs offline: records per action, source and level, action runs, build result.")
+	app.Writer(stderr)
+	exited, exitCode := false, 0
+	app.Terminate(func(code int) { exited, exitCode = true, code })
+	app.HelpFlag.Short('h')
+	format := app.Flag("format", "Output format: text, json or openmetrics.").Default("text").Enum("text", "json", "openmetrics")
+	jobName := app.Flag("job-name", "Value of the job_name label in openmetrics output.").Default("local").String()
+	rulesFile := app.Flag("rules.file", "YAML file with the severity rules for tool output (a list of {name, match|regex, level}); replaces the defaults.").PlaceHolder("PATH").String()
+	files := app.Arg("file", "Build log files; - reads standard input.").Required().Strings()
+
+	// kingpin turns a lone "-" into an empty argument; carry it through
+	// under a name no file can have.
+	parseArgs := make([]string, len(args))
+	for i, a := range args {
+		if a == "-" {
+			a = stdinArg
+		}
+		parseArgs[i] = a
+	}
+	_, err := app.Parse(parseArgs)
+	for i, f := range *files {
+		if f == stdinArg {
+			(*files)[i] = "-"
+		}
+	}
+	if exited { // --help
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "analyze: %v\n", err)
+		app.Usage(args)
+		return exitUsage
+	}
+	if *jobName == "" {
+		fmt.Fprintln(stderr, "analyze: --job-name must not be empty")
+		return exitUsage
+	}
+
+	rules := parser.DefaultRules()
+	if *rulesFile != "" {
+		rules, err = loadRules(*rulesFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "analyze: %v\n", err)
+			return exitInput
+		}
+	}
+
+	logs := make([]Log, 0, len(*files))
+	failed := false
+	stdinUsed := false
+	for _, name := range *files {
+		if name == "-" {
+			if stdinUsed {
+				fmt.Fprintln(stderr, "analyze: standard input (-) given more than once")
+				return exitUsage
+			}
+			stdinUsed = true
+		}
+		a, err := analyzeFile(name, stdin, rules)
+		if err != nil {
+			fmt.Fprintf(stderr, "analyze: %v\n", err)
+			failed = true
+			continue
+		}
+		logs = append(logs, Log{Name: name, Analysis: a})
+	}
+	if failed {
+		return exitInput
+	}
+
+	var out bytes.Buffer
+	switch *format {
+	case "json":
+		err = writeJSON(&out, logs)
+	case "openmetrics":
+		err = writeOpenMetrics(&out, logs, *jobName)
+	default:
+		err = writeText(&out, logs)
+	}
+	if err == nil {
+		_, err = stdout.Write(out.Bytes())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "analyze: writing output: %v\n", err)
+		return exitInput
+	}
+	return exitOK
+}
+
+func displayName(name string) string {
+	if name == "-" {
+		return "standard input"
+	}
+	return name
+}
+
+// analyzeFile reads one log through an Analyzer, checking that it is text.
+func analyzeFile(name string, stdin io.Reader, rules *parser.Rules) (*parser.Analysis, error) {
+	var r io.Reader
+	if name == "-" {
+		if stdin == nil {
+			return nil, errors.New("standard input: not available")
+		}
+		r = stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err // *PathError names the file
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory, not a log file", name)
+		}
+		r = f
+	}
+	z := parser.NewAnalyzer(rules)
+	var tc textCheck
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if terr := tc.write(buf[:n]); terr != nil {
+				return nil, fmt.Errorf("%s: %w", displayName(name), terr)
+			}
+			z.Write(buf[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading: %w", displayName(name), err)
+		}
+	}
+	if err := tc.finish(); err != nil {
+		return nil, fmt.Errorf("%s: %w", displayName(name), err)
+	}
+	return z.Finish(), nil
+}
+
+func loadRules(path string) (*parser.Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var cfg []parser.RuleConfig
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("rules file %s: empty (it must be a YAML list of rules)", path)
+		}
+		return nil, fmt.Errorf("rules file %s: %w", path, err)
+	}
+	rules, err := parser.CompileRules(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("rules file %s: %w", path, err)
+	}
+	return rules, nil
+}

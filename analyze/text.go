@@ -1,0 +1,135 @@
+package analyze
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+)
+
+// textTimeLayout shows times in UTC; the logs' own offsets vary.
+const textTimeLayout = "2006-01-02 15:04:05.000Z"
+
+func textTime(ok bool, ms int64) string {
+	if !ok {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format(textTimeLayout)
+}
+
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) + "s" }
+
+// shorten returns the first line of s, cut to n runes.
+func shorten(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if utf8.RuneCountInString(s) > n {
+		r := []rune(s)
+		s = string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func levelsText(l [parser.NumLevels]int64) string {
+	return fmt.Sprintf("error %d, warning %d, info %d, debug %d",
+		l[parser.LevelError], l[parser.LevelWarning], l[parser.LevelInfo], l[parser.LevelDebug])
+}
+
+func writeText(w io.Writer, logs []Log) error {
+	for i, l := range logs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		a := l.Analysis
+		fmt.Fprintf(w, "== %s\n", displayName(l.Name))
+		status := a.Build.Status
+		if status == "" {
+			status = "no Finished: line"
+		}
+		dur := "-"
+		if a.Build.Finished && a.HasTime {
+			dur = seconds(a.Build.DurationSeconds())
+		}
+		fmt.Fprintf(w, "build:   %s (result %s), %s .. %s, duration %s\n", status, a.Build.Result,
+			textTime(a.HasTime, a.Build.StartMilli), textTime(a.HasTime, a.Build.EndMilli), dur)
+		fmt.Fprintf(w, "records: %d (%s), %d lines, %d bytes\n", a.Records, levelsText(a.Levels), a.Lines, a.Bytes)
+		if len(a.Runs) == 0 {
+			fmt.Fprintln(w, "actions: no action runs (no start markers)")
+		} else {
+			fmt.Fprintln(w)
+			rows := [][]string{{"ACTION", "TAG", "START", "DURATION", "RESULT", "ENDED BY", "ERROR", "WARN", "INFO", "DEBUG", "FIRST ERROR"}}
+			for i := range a.Runs {
+				r := &a.Runs[i]
+				fe := "-"
+				if r.FirstError != nil {
+					fe = fmt.Sprintf("line %d: %s", r.FirstError.Line, shorten(r.FirstError.Message, 60))
+				}
+				rows = append(rows, []string{r.Action, r.Tag, textTime(true, r.StartMilli), seconds(r.DurationSeconds()),
+					r.Result, r.EndedBy, count(r.Records[parser.LevelError]), count(r.Records[parser.LevelWarning]),
+					count(r.Records[parser.LevelInfo]), count(r.Records[parser.LevelDebug]), fe})
+			}
+			writeTable(w, rows)
+		}
+		if fe := a.FirstError; fe != nil {
+			fmt.Fprintf(w, "\nfirst error: line %d, action %s, %s: %s\n", fe.Line, fe.Action, fe.Source, shorten(fe.Message, 120))
+		}
+	}
+	return nil
+}
+
+func count(n int64) string { return strconv.FormatInt(n, 10) }
+
+// writeTable writes rows as columns separated by two spaces, padding by
+// display width so that Chinese action names (two columns per character)
+// stay aligned.
+func writeTable(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		b.Reset()
+		for i, cell := range row {
+			b.WriteString(cell)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// displayWidth counts East Asian wide characters as two columns.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if isWide(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func isWide(r rune) bool {
+	switch {
+	case r < 0x1100:
+		return false
+	case r <= 0x115F, 0x2E80 <= r && r <= 0x303E, 0x3041 <= r && r <= 0x33FF, 0x3400 <= r && r <= 0x4DBF,
+		0x4E00 <= r && r <= 0x9FFF, 0xA000 <= r && r <= 0xA4CF, 0xAC00 <= r && r <= 0xD7A3, 0xF900 <= r && r <= 0xFAFF,
+		0xFE30 <= r && r <= 0xFE4F, 0xFF00 <= r && r <= 0xFF60, 0xFFE0 <= r && r <= 0xFFE6, 0x20000 <= r && r <= 0x3FFFD:
+		return true
+	}
+	return false
+}
