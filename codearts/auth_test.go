@@ -345,3 +345,18 @@ func TestBasePathPrefixKept(t *testing.T) {
 		t.Errorf("path %q", p)
 	}
 }
+
+func TestRedirectNotFollowedTokenNotForwarded(t *testing.T) {
+	other := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, okStatus) })
+	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	})
+	c, _ := newTestClient(t, srv.URL, func(o *Options) { o.Auth = Auth{Token: "static-token-abcdef"}; o.HTTPClient = &http.Client{} })
+	_, err := c.ShowRunningStatus(bg, tJob)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 302") || IsTemporary(err) {
+		t.Errorf("redirect: %v", err)
+	}
+	if other.count() != 0 {
+		t.Error("redirect followed: the token went to another host")
+	}
+}

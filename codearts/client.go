@@ -89,7 +89,7 @@ type Options struct {
 	BackoffBase       time.Duration // first retry waits up to this (full jitter), doubling per retry
 	BackoffMax        time.Duration // cap of one retry wait; a longer Retry-After is not waited for
 	AuthFailurePause  time.Duration // calls refused after an auth failure; < 0 = never
-	HTTPClient        *http.Client  // nil = a client with default transport
+	HTTPClient        *http.Client  // nil = a client with default transport; redirects are never followed
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
 	Now               func() time.Time // nil = time.Now; signing dates, token expiry and the auth pause (Retry-After waits use the wall clock)
@@ -98,7 +98,6 @@ type Options struct {
 // Client calls the CodeArts Build API. It is safe for concurrent use.
 type Client struct {
 	base        *url.URL
-	projectID   string
 	signer      *Signer
 	staticToken string
 	iam         *iamSource
@@ -138,7 +137,6 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{
 		base:        base,
-		projectID:   o.ProjectID,
 		hc:          o.HTTPClient,
 		timeout:     o.Timeout,
 		maxRetries:  o.MaxRetries,
@@ -151,9 +149,15 @@ func New(o Options) (*Client, error) {
 		sleep:       sleepCtx,
 		paused:      map[bool]pausedState{},
 	}
-	if c.hc == nil {
-		c.hc = &http.Client{}
+	// Never follow redirects: Go forwards custom headers such as
+	// X-Auth-Token to the new host, and the API does not redirect. A 3xx is
+	// returned as an error answer instead.
+	hc := http.Client{}
+	if o.HTTPClient != nil {
+		hc = *o.HTTPClient
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
