@@ -89,6 +89,8 @@ type stageProgress struct {
 	// Stream is the parser's carried state (the partial record at the
 	// cursor), so a record split across pages or restarts counts once.
 	Stream parser.StreamState `json:"stream"`
+	// Records is how many records of this log were counted so far.
+	Records int64 `json:"records,omitempty"`
 	// First/LastMs are the timestamps of the first and the last record of
 	// the log read so far (valid when HasTime).
 	HasTime bool  `json:"has_time,omitempty"`

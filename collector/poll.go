@@ -356,6 +356,7 @@ func (p *jobPoll) stream(sp *stageProgress) *liveStream {
 		}
 		ls.cur[src][lvl]++
 		ls.dirty = true
+		sp.Records++
 		if r.HasTime {
 			if !sp.HasTime {
 				sp.HasTime = true
@@ -464,13 +465,15 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 }
 
 // finishStage flushes the stream (a trailing incomplete record is complete
-// at the end of a finished log) and, if observe, records one action run.
+// at the end of a finished log) and, if observe, records one action run. A
+// log without any record is no run (a stage skipped because an earlier one
+// failed is ABORTED with an empty log) and is not observed.
 func (p *jobPoll) finishStage(ls *liveStream, observe bool) {
 	sp := ls.sp
 	ls.s.Flush()
 	p.mergeCounts(ls)
 	sp.Stream = ls.s.State()
-	if observe {
+	if observe && sp.Records > 0 {
 		var ms int64
 		if sp.HasTime {
 			ms = max(sp.LastMs-sp.FirstMs, 0)
