@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
@@ -64,5 +69,101 @@ func TestGroundTruthWithFaults(t *testing.T) {
 	t.Logf("%d polls (%d with a failed job), %d requests, faults %v", polls, failed, st.Requests, st.Faults)
 	if failed == 0 {
 		t.Errorf("no poll failed: the faults did not reach the collector, so its error paths went untested")
+	}
+}
+
+// TestCrashRestart stops the collector abruptly at random points — before
+// the state write, between the write and the publish, after the publish and
+// between two log pages — and starts a new one from the same state file,
+// scraping between every step. No codearts_build_* counter or histogram
+// series may ever go down, and the final values must equal the truth.
+func TestCrashRestart(t *testing.T) {
+	for _, seed := range []int64{11, 12} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			e := newEnv(t, envOpts{seed: seed, faultRate: 0.05, jobs: testJobs(4)})
+			from := e.firstBuilds(1)
+			state := tempState(t)
+			rng := rand.New(rand.NewPCG(uint64(seed), 99))
+			points := []string{hookBeforeWrite, hookAfterWrite, hookAfterPublish, hookAfterPage}
+			var (
+				mu        sync.Mutex
+				armed     string
+				countdown int
+				hits      = map[string]int{}
+			)
+			start := func() (*Collector, *prometheus.Registry) {
+				o := e.options(state)
+				o.hook = func(p string) bool {
+					mu.Lock()
+					defer mu.Unlock()
+					if p != armed {
+						return false
+					}
+					if countdown > 0 {
+						countdown--
+						return false
+					}
+					hits[p]++
+					armed = ""
+					return true
+				}
+				return newCollector(t, o)
+			}
+			c, reg := start()
+			ctx := pollCtx(t)
+			var prev sample
+			check := func(what string) sample {
+				cur, types := scrape(t, reg, "codearts_")
+				mono := monotonic(cur, types)
+				for k := range mono {
+					if !strings.HasPrefix(k, "codearts_build_") {
+						delete(mono, k) // codearts_exporter_* may restart from zero
+					}
+				}
+				checkNoDecrease(t, what, prev, mono)
+				prev = mono
+				return cur
+			}
+			check("first scrape")
+			polls, restarts := 0, 0
+			for ; polls < 1500; polls++ {
+				if rng.Float64() < 0.4 {
+					mu.Lock()
+					armed, countdown = points[rng.IntN(len(points))], rng.IntN(3)
+					mu.Unlock()
+				}
+				err := c.PollOnce(ctx)
+				cur := check(fmt.Sprintf("poll %d", polls))
+				mu.Lock()
+				armed = ""
+				mu.Unlock()
+				if c.crashed.Load() {
+					// Abandon c without any cleanup; a new process starts
+					// from the same state file.
+					c, reg = start()
+					restarts++
+					cur = check(fmt.Sprintf("restart %d", restarts))
+				} else if err == nil && inFlight(cur) == 0 && e.allDone() {
+					break
+				}
+				if rng.Float64() < 0.7 {
+					e.clock.Advance(2 * time.Second)
+				}
+			}
+			final, _ := scrape(t, reg, "codearts_")
+			if inFlight(final) != 0 || !e.allDone() {
+				t.Fatalf("not finished after %d polls", polls)
+			}
+			want := truthSample(e.sim.Truth(), from, parser.DefaultRules())
+			if d := diffSamples(ledgerPart(final), want); len(d) > 0 {
+				t.Errorf("after %d restarts, final /metrics differs from the ground truth in %d series:\n%s", restarts, len(d), strings.Join(d, "\n"))
+			}
+			t.Logf("%d polls, %d restarts, crash points hit %v", polls, restarts, hits)
+			for _, p := range points {
+				if hits[p] == 0 {
+					t.Errorf("crash point %s was never hit", p)
+				}
+			}
+		})
 	}
 }
