@@ -47,6 +47,7 @@ type envOpts struct {
 	seed      int64
 	faultRate float64
 	retries   int // client MaxRetries: 0 lets every fault reach the collector
+	retain    int // simulator RetainBuilds (0: its default)
 	chunkMin  int
 	chunkMax  int
 	jobs      []simulator.JobSpec
@@ -100,7 +101,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	clock := simulator.NewManualClock(time.Now().Truncate(time.Second))
 	sim, err := simulator.New(simulator.Options{
 		Seed: o.seed, Clock: clock, Jobs: o.jobs,
-		ChunkMin: o.chunkMin, ChunkMax: o.chunkMax,
+		ChunkMin: o.chunkMin, ChunkMax: o.chunkMax, RetainBuilds: o.retain,
 		// 429 APIG.0308 is left out: its message states "limit:10,time:1
 		// minute" and the client (rightly) lowers its shared rate to that,
 		// which would make these tests take minutes. The other throttling
