@@ -360,6 +360,7 @@ func (v *validator) validateCodeArts(ca *CodeArts) {
 func (v *validator) validateAuth(a *Auth) {
 	const p = "codearts.auth"
 	src := map[string]string{}
+	before := len(v.list)
 	resolve := func(key string, val *Secret, file string, env string) {
 		switch {
 		case *val != "" && file != "":
@@ -383,6 +384,9 @@ func (v *validator) validateAuth(a *Auth) {
 	resolve("secret_key", &a.SecretKey, a.SecretKeyFile, EnvSecretKey)
 	resolve("security_token", &a.SecurityToken, a.SecurityTokenFile, EnvSecurityToken)
 	resolve("token", &a.Token, a.TokenFile, EnvToken)
+	if len(v.list) > before {
+		return // a secret could not be resolved: what follows would only guess
+	}
 
 	var methods []string
 	if a.AccessKey != "" || a.SecretKey != "" {

@@ -152,6 +152,11 @@ jobs:
 	}, strings.Split(err.Error(), "\n"))
 }
 
+func TestUnreadableSecretFileIsTheOnlyAuthError(t *testing.T) {
+	_, err := load("testdata/bad-secret-file-missing.yml", noEnv)
+	require.EqualError(t, err, "testdata/bad-secret-file-missing.yml:7: codearts.auth.secret_key_file: cannot read testdata/no-such-secret.txt: no such file or directory")
+}
+
 func TestMissingFile(t *testing.T) {
 	_, err := load("testdata/does-not-exist.yml", noEnv)
 	require.EqualError(t, err, "testdata/does-not-exist.yml: cannot read config file: no such file or directory")
