@@ -1,20 +1,345 @@
-// Command codearts_build_exporter is being assembled; this file pins the module's dependencies until main.go lands.
+// Command codearts_build_exporter is a Prometheus exporter for Huawei Cloud
+// CodeArts Build: it polls the configured build jobs, reads every step log
+// exactly once (across pages and restarts) and serves log record counts by
+// action and level, action and build durations and build results on
+// /metrics. `codearts_build_exporter analyze FILE...` analyses build logs
+// offline. See README.md.
 package main
 
 import (
-	_ "github.com/alecthomas/kingpin/v2"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/prometheus/client_golang/prometheus/promhttp"
-	_ "github.com/prometheus/client_golang/prometheus/testutil"
-	_ "github.com/prometheus/common/expfmt"
-	_ "github.com/prometheus/common/promslog"
-	_ "github.com/prometheus/common/promslog/flag"
-	_ "github.com/prometheus/common/version"
-	_ "github.com/prometheus/exporter-toolkit/web"
-	_ "github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	_ "github.com/stretchr/testify/require"
-	_ "golang.org/x/time/rate"
-	_ "gopkg.in/yaml.v3"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/analyze"
+	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
+	"github.com/codearts-build-exporter/codearts_build_exporter/collector"
+	"github.com/codearts-build-exporter/codearts_build_exporter/config"
+	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
-func main() {}
+const name = "codearts_build_exporter"
+
+// defaultAddress: 9100-9999 are all taken on the Prometheus default port
+// allocations page (9876, the first plan, is Sachet's), so the exporter
+// uses a port outside that range that no listed exporter uses (README).
+const defaultAddress = ":19876"
+
+func main() {
+	if version.Version == "" {
+		// Without -ldflags, say at least which module version was built
+		// ("(devel)" for a local build, v1.2.3 for go install ...@v1.2.3).
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			version.Version = bi.Main.Version
+		}
+	}
+	if len(os.Args) > 1 && os.Args[1] == "analyze" {
+		os.Exit(analyze.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the exporter: it returns the exit status (0 ok, 1 bad config or
+// failure, 2 usage error).
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New(name, "Prometheus exporter for Huawei Cloud CodeArts Build logs and builds.\n"+
+		"Run `"+name+" analyze --help` for the offline build log analyser.")
+	var (
+		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default(name + ".yml").String()
+		configCheck = app.Flag("config.check", "Validate the configuration file (and --web.config.file) and exit: 0 when valid, 1 otherwise.").Bool()
+		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		stateFile   = app.Flag("state.file", "Checkpoint file holding log offsets and every counter, so counters continue across restarts. Empty disables checkpointing.").Default("").String()
+		demo        = app.Flag("demo", "Run against an embedded CodeArts simulator: no config file or account needed.").Bool()
+		demoSeed    = app.Flag("demo.seed", "Seed of the --demo simulator.").Default("1").Int64()
+		webFlags    = kingpinflag.AddFlags(app, defaultAddress)
+		logConfig   = &promslog.Config{}
+	)
+	promslogflag.AddFlags(app, logConfig)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v, try --help\n", name, err)
+		return 2
+	}
+	logConfig.Writer = stderr
+	logger := promslog.New(logConfig)
+
+	if *configCheck {
+		return checkConfig(*configFile, *webFlags.WebConfigFile, stdout, stderr)
+	}
+	logger.Info("Starting "+name, "version", version.Info())
+	logger.Info("Build context", "build_context", version.BuildContext())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(name),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	sc := config.NewSafeConfig(reg)
+
+	var cfg *config.Config
+	if *demo {
+		c, stopSim, err := startDemo(*demoSeed, logger)
+		if err != nil {
+			logger.Error("Cannot start the demo simulator", "err", err)
+			return 1
+		}
+		defer stopSim()
+		cfg = c
+		sc.Set(cfg)
+	} else if err := sc.ReloadConfig(*configFile, func(c *config.Config) error { cfg = c; return nil }); err != nil {
+		logger.Error("Error loading config", "err", err)
+		return 1
+	}
+
+	opts, err := collectorOptions(cfg, *stateFile, logger, reg)
+	if err != nil {
+		logger.Error("Error applying config", "err", err)
+		return 1
+	}
+	opts.Registerer = reg
+	coll, err := collector.New(opts)
+	if err != nil {
+		logger.Error("Cannot start the collector", "err", err)
+		return 1
+	}
+	reload := func() error {
+		if *demo {
+			logger.Info("Nothing to reload in --demo mode")
+			return nil
+		}
+		err := sc.ReloadConfig(*configFile, func(c *config.Config) error {
+			o, err := collectorOptions(c, *stateFile, logger, reg)
+			if err != nil {
+				return err
+			}
+			return coll.Update(o)
+		})
+		if err != nil {
+			logger.Error("Error reloading config; the previous config stays in force", "err", err)
+			return err
+		}
+		logger.Info("Reloaded config file", "file", *configFile, "jobs", len(sc.Get().Jobs))
+		return nil
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	polling := make(chan struct{})
+	go func() { coll.Run(ctx); close(polling) }()
+
+	srv := &http.Server{Handler: routes(reg, coll, reload, *metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	status := 0
+loop:
+	for {
+		select {
+		case <-hup:
+			_ = reload()
+		case err := <-served:
+			logger.Error("HTTP server stopped", "err", err)
+			status = 1
+			stop()
+			break loop
+		case <-ctx.Done():
+			logger.Info("Shutting down")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(shutdownCtx)
+			cancel()
+			break loop
+		}
+	}
+	<-polling
+	return status
+}
+
+func routes(reg *prometheus.Registry, coll *collector.Collector, reload func() error, metricsPath string, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		Registry: reg,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !coll.Ready() {
+			http.Error(w, "Not ready: the first poll has not finished and no state file was loaded.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded.")
+	})
+	if metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "CodeArts Build Exporter",
+			Description: "Prometheus exporter for Huawei Cloud CodeArts Build logs and builds",
+			Version:     version.Info(),
+			Profiling:   "false", // no /debug/pprof here: don't link to it
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			logger.Error("Cannot build the landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+// collectorOptions turns a configuration into collector options with a
+// fresh CodeArts client. Registerer is left for the caller: New registers
+// the collector, Update must not.
+func collectorOptions(c *config.Config, stateFile string, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
+	a := c.CodeArts.Auth
+	auth := codearts.Auth{
+		AccessKey:     string(a.AccessKey),
+		SecretKey:     string(a.SecretKey),
+		SecurityToken: string(a.SecurityToken),
+		Token:         string(a.Token),
+	}
+	if a.IAM != nil {
+		auth.IAM = &codearts.IAMPassword{
+			Endpoint: a.IAM.Endpoint, User: a.IAM.User, Password: string(a.IAM.Password),
+			Domain: a.IAM.Domain, ProjectName: a.IAM.Project,
+		}
+	}
+	client, err := codearts.New(codearts.Options{
+		Endpoint:          c.CodeArts.Endpoint,
+		ProjectID:         c.CodeArts.ProjectID,
+		Auth:              auth,
+		RequestsPerSecond: c.CodeArts.RequestsPerSecond,
+		Burst:             c.CodeArts.Burst,
+		MaxConcurrency:    c.CodeArts.MaxConcurrency,
+		Timeout:           c.CodeArts.Timeout,
+		MaxRetries:        c.CodeArts.MaxRetries,
+		Registerer:        reg,
+		Logger:            logger.With("component", "codearts"),
+	})
+	if err != nil {
+		return collector.Options{}, err
+	}
+	jobs := make([]collector.Job, len(c.Jobs))
+	for i, j := range c.Jobs {
+		jobs[i] = collector.Job{ID: j.ID, Name: j.Name}
+	}
+	k := c.Collector
+	return collector.Options{
+		Client:           client,
+		Jobs:             jobs,
+		PollInterval:     c.PollInterval,
+		BackfillBuilds:   c.BackfillBuilds,
+		Rules:            c.Rules(),
+		StateFile:        stateFile,
+		Concurrency:      c.JobConcurrency,
+		Logger:           logger.With("component", "collector"),
+		MaxPagesPerStep:  k.MaxPagesPerStep,
+		MaxPagesPerPoll:  k.MaxPagesPerPoll,
+		CommitEveryPages: k.CommitEveryPages,
+		BuildGiveUpAfter: k.BuildGiveUpAfter,
+		MaxBuildsBehind:  k.MaxBuildsBehind,
+		MaxActionsPerJob: k.MaxActionsPerJob,
+	}, nil
+}
+
+// checkConfig is --config.check: every problem on its own FILE:LINE line.
+func checkConfig(configFile, webConfigFile string, stdout, stderr io.Writer) int {
+	status := 0
+	c, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		status = 1
+	} else {
+		fmt.Fprintf(stdout, "%s: OK: %d jobs, %s authentication, %d severity rules\n",
+			configFile, len(c.Jobs), c.CodeArts.Auth.Method(), len(c.EffectiveSeverityRules()))
+	}
+	if webConfigFile != "" {
+		if err := web.Validate(webConfigFile); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", webConfigFile, err)
+			status = 1
+		} else {
+			fmt.Fprintf(stdout, "%s: OK\n", webConfigFile)
+		}
+	}
+	return status
+}
+
+// startDemo serves the simulator's demo world on a loopback port and
+// returns a configuration pointing at it with a short poll interval, so
+// /metrics changes within seconds of start.
+func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) {
+	o := simulator.DemoOptions(seed)
+	// The simulator's 429 says "limit:10,time:1 minute", which the client
+	// rightly adopts as its new rate: one injected 429 would slow the demo
+	// to 10 calls a minute. The other faults keep the retry path busy.
+	o.Faults.Kinds = []simulator.FaultKind{simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}
+	sim, err := simulator.New(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("Demo simulator stopped", "err", err)
+		}
+	}()
+	c := config.Default()
+	c.CodeArts.Endpoint = "http://" + ln.Addr().String()
+	c.CodeArts.ProjectID = o.ProjectID
+	c.CodeArts.Auth = config.Auth{AccessKey: config.Secret(o.AccessKey), SecretKey: config.Secret(o.SecretKey)}
+	c.CodeArts.RequestsPerSecond, c.CodeArts.Burst, c.CodeArts.MaxConcurrency = 200, 50, 8
+	c.CodeArts.Timeout = 5 * time.Second
+	c.PollInterval = time.Second
+	c.BackfillBuilds = 2
+	for _, j := range o.Jobs {
+		c.Jobs = append(c.Jobs, config.Job{ID: j.ID, Name: j.Name})
+	}
+	logger.Info("Demo mode: serving the CodeArts simulator", "endpoint", c.CodeArts.Endpoint, "jobs", len(c.Jobs), "seed", seed)
+	return c, func() { _ = srv.Close() }, nil
+}

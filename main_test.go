@@ -1,0 +1,474 @@
+package main
+
+// These tests build the binary once and use it as a user would: flags, exit
+// codes, stderr, real HTTP on a loopback port, signals and kill -9.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "codearts_build_exporter-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, name)
+	args := []string{"build", "-buildvcs=false", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race") // races in the real process fail its exit status
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binary:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runBinary runs the binary to completion and returns its exit status,
+// stdout and stderr.
+func runBinary(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("running %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"--web.telemetry-path"},
+		{"--demo.seed=abc"},
+		{"--log.level=loud"},
+		{"unexpected-argument"},
+	} {
+		code, _, stderr := runBinary(t, nil, args...)
+		require.Equal(t, 2, code, "%v: usage errors exit 2; stderr: %s", args, stderr)
+		require.Contains(t, stderr, "try --help", args)
+	}
+
+	code, stdout, _ := runBinary(t, nil, "--help")
+	require.Equal(t, 0, code)
+	for _, flag := range []string{"--config.file=", "config.check ", "--web.listen-address=:19876", "--web.config.file=",
+		"--web.telemetry-path=", "--state.file=", "]demo ", "--demo.seed=", "--log.level=", "--log.format="} {
+		require.Contains(t, stdout, flag)
+	}
+	code, stdout, stderr := runBinary(t, nil, "--version")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout+stderr, name+", version")
+}
+
+func TestConfigCheck(t *testing.T) {
+	code, stdout, stderr := runBinary(t, nil, "--config.check", "--config.file=config/testdata/good.yml")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "config/testdata/good.yml: OK: 3 jobs, aksk authentication, 2 severity rules")
+	require.NotContains(t, stdout+stderr, "SKGOODSECRETVALUE")
+
+	bad, err := filepath.Glob("config/testdata/*bad*.yml")
+	require.NoError(t, err)
+	require.NotEmpty(t, bad)
+	for _, f := range bad {
+		first, err := os.ReadFile(f)
+		require.NoError(t, err)
+		want, ok := strings.CutPrefix(strings.SplitN(string(first), "\n", 2)[0], "# want: ")
+		require.True(t, ok, f)
+		code, stdout, stderr := runBinary(t, nil, "--config.check", "--config.file="+f)
+		require.Equal(t, 1, code, "%s: a bad config exits 1; stdout %q", f, stdout)
+		require.Contains(t, stderr, "config/testdata/"+want, f)
+	}
+
+	code, _, stderr = runBinary(t, nil, "--config.check", "--config.file=/nonexistent/c.yml")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "/nonexistent/c.yml: cannot read config file: no such file or directory")
+
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	require.NoError(t, os.WriteFile(webCfg, []byte("tls_server_config:\n  cert_file: /nonexistent.crt\n"), 0o600))
+	code, _, stderr = runBinary(t, nil, "--config.check", "--config.file=config/testdata/good.yml", "--web.config.file="+webCfg)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, webCfg+":")
+}
+
+func TestStartWithBadConfigExits1(t *testing.T) {
+	code, _, stderr := runBinary(t, nil, "--config.file=config/testdata/bad-job-id.yml", "--web.listen-address=127.0.0.1:0")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "config/testdata/bad-job-id.yml:11: jobs[1].id")
+}
+
+// exporter is a running binary.
+type exporter struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	url    string
+	exited chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`"msg":"Listening on","address":"([^"]+)"`)
+
+// startExporter starts the binary on a free loopback port and waits until it
+// listens. The process is killed when the test ends.
+func startExporter(t *testing.T, env []string, args ...string) *exporter {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--web.listen-address=127.0.0.1:0", "--log.format=json"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	e := &exporter{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = e.stderr
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(e.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-e.exited
+		if t.Failed() {
+			t.Logf("exporter %v stderr:\n%s", args, e.stderr)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listeningRE.FindStringSubmatch(e.stderr.String()); m != nil {
+			e.url = "http://" + m[1]
+			return e
+		}
+		select {
+		case <-e.exited:
+			t.Fatalf("exporter exited with %d before listening:\n%s", cmd.ProcessState.ExitCode(), e.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("exporter did not listen within 30s:\n%s", e.stderr)
+	return nil
+}
+
+func (e *exporter) do(method, path string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, nil)
+	require.NoError(e.t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp.StatusCode, string(b)
+}
+
+// scrape returns every sample of /metrics, keyed by its series
+// (name{labels}), plus the raw text.
+func (e *exporter) scrape() (map[string]float64, string) {
+	e.t.Helper()
+	code, body := e.do(http.MethodGet, "/metrics")
+	require.Equal(e.t, http.StatusOK, code, body)
+	dec := &expfmt.SampleDecoder{
+		Dec:  expfmt.NewDecoder(strings.NewReader(body), expfmt.NewFormat(expfmt.TypeTextPlain)),
+		Opts: &expfmt.DecodeOptions{Timestamp: model.Now()},
+	}
+	out := map[string]float64{}
+	for {
+		var vec model.Vector
+		err := dec.Decode(&vec)
+		if errors.Is(err, io.EOF) {
+			return out, body
+		}
+		require.NoError(e.t, err)
+		for _, s := range vec {
+			out[s.Metric.String()] = float64(s.Value)
+		}
+	}
+}
+
+// sum adds the samples of one metric name whose series contain every
+// label matcher (like `job_name="a"`).
+func sum(samples map[string]float64, metric string, matchers ...string) (float64, int) {
+	total, n := 0.0, 0
+	for k, v := range samples {
+		if !strings.HasPrefix(k, metric+"{") && k != metric {
+			continue
+		}
+		ok := true
+		for _, m := range matchers {
+			ok = ok && strings.Contains(k, m)
+		}
+		if ok {
+			total += v
+			n++
+		}
+	}
+	return total, n
+}
+
+// signal sends sig and, for SIGTERM/SIGINT, waits for the exit status.
+func (e *exporter) terminate() int {
+	e.t.Helper()
+	require.NoError(e.t, e.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-e.exited:
+	case <-time.After(15 * time.Second):
+		e.t.Fatalf("exporter did not exit within 15s of SIGTERM:\n%s", e.stderr)
+	}
+	return e.cmd.ProcessState.ExitCode()
+}
+
+func (e *exporter) kill9() {
+	e.t.Helper()
+	require.NoError(e.t, e.cmd.Process.Signal(syscall.SIGKILL))
+	<-e.exited
+}
+
+// eventually polls cond every 100ms until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	start := time.Now()
+	e := startExporter(t, nil, "--demo")
+
+	code, body := e.do(http.MethodGet, "/-/healthy")
+	require.Equal(t, http.StatusOK, code, body)
+
+	// /metrics shows codearts_build_log_records_total changing within 10 s of start.
+	first := -1.0
+	changed := false
+	for time.Since(start) < 10*time.Second {
+		s, _ := e.scrape()
+		v, n := sum(s, "codearts_build_log_records_total")
+		if n > 0 && first < 0 {
+			first = v
+		} else if n > 0 && v > first {
+			changed = true
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	require.True(t, changed, "codearts_build_log_records_total did not change within 10s of start (first value %v)\n%s", first, e.stderr)
+
+	eventually(t, 30*time.Second, "/-/ready after the first poll", func() bool {
+		code, _ := e.do(http.MethodGet, "/-/ready")
+		return code == http.StatusOK
+	})
+
+	s, text := e.scrape()
+	_, n := sum(s, "codearts_build_exporter_build_info")
+	require.Equal(t, 1, n, "version collector")
+	_, n = sum(s, "go_goroutines")
+	require.Equal(t, 1, n, "Go collector")
+	_, n = sum(s, "process_start_time_seconds")
+	require.Equal(t, 1, n, "process collector")
+	_, n = sum(s, "codearts_build_job_info")
+	require.Greater(t, n, 1, "the demo has several jobs")
+	require.Contains(t, text, `level="error"`, "the demo's logs have error records")
+	promtoolCheckMetrics(t, text)
+
+	code, body = e.do(http.MethodGet, "/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `href="/metrics"`)
+	require.NotContains(t, body, "/debug/pprof", "no profiling endpoints are served, so none are linked")
+	code, _ = e.do(http.MethodGet, "/-/reload")
+	require.Equal(t, http.StatusMethodNotAllowed, code)
+	code, _ = e.do(http.MethodPost, "/-/reload")
+	require.Equal(t, http.StatusOK, code, "nothing to reload in demo mode is not an error")
+
+	require.Equal(t, 0, e.terminate(), "graceful shutdown exits 0; stderr:\n%s", e.stderr)
+	require.Contains(t, e.stderr.String(), "Shutting down")
+}
+
+// promtoolCheckMetrics lints an exposition with promtool: skipped with a
+// loud message when promtool is missing, except in CI where it fails.
+func promtoolCheckMetrics(t *testing.T, text string) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is required in CI (Debian package prometheus; ./test.sh installs it)")
+		}
+		t.Log("SKIPPING promtool check metrics: promtool not found (./test.sh installs it)")
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
+	require.Empty(t, strings.TrimSpace(string(out)), "promtool check metrics complains")
+}
+
+func TestNotReadyUntilFirstPoll(t *testing.T) {
+	// A CodeArts that never answers: the first poll cannot finish.
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hang) })
+
+	cfg := writeConfig(t, t.TempDir(), srv.URL, "", jobLine("0123456789abcdef0123456789abcdef", "stuck"))
+	e := startExporter(t, nil, "--config.file="+cfg)
+	code, _ := e.do(http.MethodGet, "/-/healthy")
+	require.Equal(t, http.StatusOK, code)
+	for range 5 {
+		code, body := e.do(http.MethodGet, "/-/ready")
+		require.Equal(t, http.StatusServiceUnavailable, code, body)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Equal(t, 0, e.terminate(), "SIGTERM during a hanging poll still exits cleanly")
+}
+
+func jobLine(id, name string) string {
+	return fmt.Sprintf("  - id: %q\n    name: %q\n", id, name)
+}
+
+// writeConfig writes a config for a simulator at endpoint (token auth,
+// no rate limit to speak of, 1s polls) and returns its path. extra goes
+// at the top level.
+func writeConfig(t *testing.T, dir, endpoint, extra string, jobs ...string) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.yml")
+	rewriteConfig(t, path, endpoint, extra, jobs...)
+	return path
+}
+
+func rewriteConfig(t *testing.T, path, endpoint, extra string, jobs ...string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`codearts:
+  endpoint: %q
+  project_id: "0123456789abcdef0123456789abcdef"
+  requests_per_second: 500
+  burst: 100
+  max_concurrency: 8
+  timeout: 5s
+  max_retries: 5
+  auth:
+    token_file: token.txt
+poll_interval: 1s
+backfill_builds: 5
+%s
+jobs:
+%s`, endpoint, extra, strings.Join(jobs, ""))
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(path), "token.txt"), []byte(testToken+"\n"), 0o600))
+	tmp := path + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, []byte(cfg), 0o600))
+	require.NoError(t, os.Rename(tmp, path)) // a reload never sees half a file
+}
+
+const testToken = "test-token-SECRETVALUE"
+
+func TestAnalyzeDispatch(t *testing.T) {
+	log := "[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [代码检出:external_pre_checkout] : 该步骤开始执行\n" +
+		"[2026/09/10 17:26:23.100 GMT+08:00] [ERROR] [代码检出:external_pre_checkout] : clone failed\n" +
+		"[2026/09/10 17:26:24.000 GMT+08:00] [INFO] [代码检出:external_pre_checkout] : 该步骤执行完成\n" +
+		"Finished: FAILURE\n"
+	code, stdout, stderr := runBinary(t, strings.NewReader(log), "analyze", "--format=json", "-")
+	require.Equal(t, 0, code, stderr)
+	require.True(t, json.Valid([]byte(stdout)), "analyze --format=json prints JSON: %s", stdout)
+	require.Contains(t, stdout, "代码检出")
+
+	code, stdout, _ = runBinary(t, strings.NewReader(log), "analyze", "--format=openmetrics", "--job-name=local-test", "-")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, `job_name="local-test"`)
+	require.True(t, strings.HasSuffix(stdout, "# EOF\n"), "OpenMetrics ends with # EOF")
+
+	code, _, _ = runBinary(t, nil, "analyze", "--no-such-flag")
+	require.Equal(t, 2, code, "analyze usage errors exit 2")
+	code, _, stderr = runBinary(t, nil, "analyze", "/nonexistent/build.log")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "/nonexistent/build.log")
+}
+
+// monotonic remembers the highest value seen per codearts_build_* series
+// and fails on any decrease.
+type monotonic struct {
+	t    *testing.T
+	seen map[string]float64
+}
+
+func (m *monotonic) check(samples map[string]float64, when string) {
+	m.t.Helper()
+	var down []string
+	for k, v := range samples {
+		if !strings.HasPrefix(k, "codearts_build_") || strings.HasPrefix(k, "codearts_build_last_build_number") ||
+			strings.HasPrefix(k, "codearts_build_job_info") || strings.HasPrefix(k, "codearts_build_exporter_") {
+			continue
+		}
+		if prev, ok := m.seen[k]; ok && v < prev {
+			down = append(down, fmt.Sprintf("%s: %v -> %v", k, prev, v))
+		}
+		if v > m.seen[k] {
+			m.seen[k] = v
+		}
+	}
+	// A series that disappears went down to nothing.
+	for k, prev := range m.seen {
+		if _, ok := samples[k]; !ok && prev > 0 {
+			down = append(down, fmt.Sprintf("%s: %v -> (gone)", k, prev))
+		}
+	}
+	sort.Strings(down)
+	require.Empty(m.t, down, "counters went down %s", when)
+}
+
+// readLines returns the lines of a file (for log assertions).
+func readLines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
