@@ -196,3 +196,31 @@ func TestAuthOffAcceptsAnything(t *testing.T) {
 	}
 	expectError(t, readReply(t, resp), 401, "IAM.0004")
 }
+
+// TestReferenceWorkedExampleAVerifies sends the reference's worked example
+// A (§11.1.1) byte for byte — headers written out, not produced by a signer
+// — at the example's time: the gateway must accept it, and refuse it with
+// one hex digit of the signature changed.
+func TestReferenceWorkedExampleAVerifies(t *testing.T) {
+	jobs := testJobs()[:1]
+	jobs[0].ID = "901878212b1a49be9c1a1054c272762a"
+	f := newFixture(t, Options{Seed: 1, Jobs: jobs, AccessKey: "HWEXAMPLEAKQ7Z2M9XPL",
+		SecretKey: "exampleSecretKeyDoNotUse0123456789ABCDEF", ProjectID: "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
+		Clock: NewManualClock(time.Date(2025, 6, 26, 6, 23, 32, 0, time.UTC))})
+	send := func(sig string) reply {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/v1/log/task/step?job_id=901878212b1a49be9c1a1054c272762a&build_no=12&step_id=81&start_offset=0&end_offset=0&size=1000", nil)
+		req.Host = "cloudbuild-ext.cn-north-4.myhuaweicloud.com"
+		req.Header.Set("X-Project-Id", "0a1b2c3d4e5f40718293a4b5c6d7e8f9")
+		req.Header.Set("X-Sdk-Date", "20250626T062332Z")
+		req.Header.Set("Authorization", "SDK-HMAC-SHA256 Access=HWEXAMPLEAKQ7Z2M9XPL, SignedHeaders=host;x-project-id;x-sdk-date, Signature="+sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readReply(t, resp)
+	}
+	const sig = "24e7fb96853af138f990631849a0b0d11020b9a0e1057c09ea7e71218aa8f3c5"
+	// Authenticated: the answer is the backend's (build 12 does not exist).
+	expectError(t, send(sig), 400, "CB.00060200")
+	expectError(t, send("14e7fb96853af138f990631849a0b0d11020b9a0e1057c09ea7e71218aa8f3c5"), 401, "APIG.0301")
+}

@@ -56,7 +56,7 @@ func TestTruthAgreesWithTheParser(t *testing.T) {
 	o := DemoOptions(5)
 	clock := NewManualClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	o.Clock = clock
-	o.RetainBuilds = 6
+	o.RetainBuilds = 4
 	sim, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -148,12 +148,12 @@ func TestDemoOptions(t *testing.T) {
 	// take one to two minutes.
 	base := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	var failed, aborted, spikes, builds int
-	for k := 0; k < 40; k++ {
+	for k := 0; k < 24; k++ {
 		o := DemoOptions(int64(k))
 		start := base.Add(time.Duration(k) * 7919 * time.Second)
 		clock := NewManualClock(start)
 		o.Clock = clock
-		o.RetainBuilds = 3
+		o.RetainBuilds = 2
 		sim, err := New(o)
 		if err != nil {
 			t.Fatal(err)
