@@ -66,6 +66,8 @@ func DemoOptions(seed int64) Options {
 			Rate:       0.02,
 			SlowDelay:  300 * time.Millisecond,
 			RetryAfter: time.Second,
+			// A demo 429 must not slow an adaptive client to 10 calls a minute.
+			ThrottleLimit: 6000,
 		},
 		Jobs: []JobSpec{
 			{

@@ -28,7 +28,7 @@ func TestFaultsAppearAtTheConfiguredRate(t *testing.T) {
 			if r.header.Get("Retry-After") != "3" {
 				t.Fatalf("429 Retry-After %q", r.header.Get("Retry-After"))
 			}
-			if !strings.Contains(r.body["error_msg"].(string), "limit:") {
+			if !strings.Contains(r.body["error_msg"].(string), "policy user over ratelimit,limit:10,time:1 minute") {
 				t.Fatalf("APIG.0308 message without the policy: %s", r.raw)
 			}
 			byCode["APIG.0308"]++
@@ -169,11 +169,16 @@ func TestGatewayRateLimit(t *testing.T) {
 	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 || codes[3] != 429 {
 		t.Fatalf("burst 2 at 1/s: %v", codes)
 	}
+	r := f.get(t, "/v1/job/list", nil)
+	expectError(t, r, 429, "APIG.0308")
+	if !strings.Contains(r.body["error_msg"].(string), "limit:60,time:1 minute") || r.header.Get("Retry-After") == "" {
+		t.Fatalf("rate-limit answer does not name the limit: %s", r.raw)
+	}
 	f.clock.Advance(time.Second)
 	if r := f.get(t, "/v1/job/list", nil); r.status != 200 {
 		t.Fatalf("after a second: %d", r.status)
 	}
-	if f.sim.Stats().RateLimited != 2 {
+	if f.sim.Stats().RateLimited != 3 {
 		t.Errorf("RateLimited %d", f.sim.Stats().RateLimited)
 	}
 }

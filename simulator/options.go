@@ -201,6 +201,11 @@ type Faults struct {
 	// RetryAfter is sent with FaultThrottle429, in whole seconds (at least 1).
 	// Default 1s.
 	RetryAfter time.Duration
+	// ThrottleLimit is the limit of the policy that an injected APIG.0308
+	// names in its message ("…policy user over ratelimit,limit:10,time:1
+	// minute", the reference's example): calls per minute. A client that
+	// adapts its rate to the message slows down to it. Default 10.
+	ThrottleLimit int
 }
 
 var jobIDPattern = regexp.MustCompile(`^[0-9a-z]{32}$`)

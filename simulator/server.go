@@ -183,7 +183,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		s.cbError(w, http.StatusInternalServerError, "CB.00060211", "Requests are too frequent. Please try again later.")
 		return false
 	case FaultThrottle429:
-		s.throttle429Retry(w, f.RetryAfter)
+		s.throttle429Retry(w, f.RetryAfter, f.ThrottleLimit)
 		return false
 	case FaultInternal500:
 		s.cbError(w, http.StatusInternalServerError, "CB.00060101", "Internal service error.")
@@ -204,18 +204,26 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// throttle429 answers a request over Options.RateLimit; the message names
+// the configured limit.
 func (s *Server) throttle429(w http.ResponseWriter) {
-	s.throttle429Retry(w, s.faults.Load().RetryAfter)
+	perMinute := max(int(s.opts.RateLimit*60+0.5), 1)
+	s.throttle429Retry(w, time.Second, perMinute)
 }
 
-func (s *Server) throttle429Retry(w http.ResponseWriter, d time.Duration) {
+// throttle429Retry answers 429 APIG.0308 with Retry-After (whole seconds,
+// at least 1) and a message naming a policy of perMinute calls a minute.
+func (s *Server) throttle429Retry(w http.ResponseWriter, d time.Duration, perMinute int) {
 	secs := int64(d / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
+	if perMinute <= 0 {
+		perMinute = 10
+	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	s.apigError(w, http.StatusTooManyRequests, "APIG.0308",
-		"The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute")
+		"The throttling threshold has been reached: policy user over ratelimit,limit:"+strconv.Itoa(perMinute)+",time:1 minute")
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
