@@ -38,3 +38,14 @@ func TestStartServesOnARealListener(t *testing.T) {
 		t.Fatal("Start on a bad address did not fail")
 	}
 }
+
+func TestScaledClockRunsFaster(t *testing.T) {
+	c := ScaledClock(t0, 1000)
+	time.Sleep(20 * time.Millisecond)
+	if d := c.Now().Sub(t0); d < 15*time.Second || d > 10*time.Minute {
+		t.Fatalf("1000x clock advanced %v in ~20 ms", d)
+	}
+	if d := ScaledClock(t0, 0).Now().Sub(t0); d < 0 || d > time.Second {
+		t.Fatalf("factor 0 (= 1) clock: %v", d)
+	}
+}
