@@ -432,3 +432,32 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestRunPollsUntilCancelled runs the loop with a short interval: it must
+// poll repeatedly, become ready, and return promptly when ctx is done.
+func TestRunPollsUntilCancelled(t *testing.T) {
+	e := newEnv(t, envOpts{seed: 14})
+	o := e.options("")
+	o.PollInterval = 5 * time.Millisecond
+	c, reg := newCollector(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := scrape(t, reg, "codearts_exporter_poll_duration_seconds")
+		if c.Ready() && s[seriesKey("codearts_exporter_poll_duration_seconds_count", map[string]string{"job_name": "alpha-ci"})] >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not poll three times in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after ctx was cancelled")
+	}
+}
