@@ -163,7 +163,8 @@ func (g *gen) stepLog(lb *logBuilder, p *plan, idx int, sp *stagePlan) {
 	}
 
 	if p.spike == idx && g.spec.SpikeRecords > 0 {
-		dur := int64(1000 + g.rng.IntN(2000))
+		// The burst lasts 1–3 s, but never beyond the step's output window.
+		dur := min(int64(1000+g.rng.IntN(2000)), span)
 		t0 := h + g.rng.Int64N(max(span-dur, 1))
 		for i := 0; i < g.spec.SpikeRecords; i++ {
 			at := t0 + dur*int64(i)/int64(g.spec.SpikeRecords)

@@ -273,3 +273,43 @@ func TestSameSeedSameWorld(t *testing.T) {
 		t.Fatal("different seeds, same world")
 	}
 }
+
+// TestRecordsStayWithinTheirStage checks, for many generated builds with
+// short stages and big spikes, that every record of a stage becomes visible
+// between the stage's start and finish — so a finished stage's log never
+// grows.
+func TestRecordsStayWithinTheirStage(t *testing.T) {
+	job := JobSpec{
+		ID: "00112233445566778899aabbccddeeff", Name: "short", FailureRate: 0.3, AbortRate: 0.3,
+		ErrorSpikeRate: 1, SpikeRecords: 300, RecordsPerSecond: 30, Continuous: true,
+		Stages: []StageSpec{
+			{DisplayName: "a", Tool: "maven", MinDuration: time.Second, MaxDuration: 2 * time.Second},
+			{DisplayName: "b", Tool: "pytest", MinDuration: time.Second, MaxDuration: 2 * time.Second},
+		},
+	}
+	sim, err := New(Options{Seed: 3, Jobs: []JobSpec{job}, Clock: NewManualClock(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := sim.jobs[0]
+	for n := int64(1); n <= 200; n++ {
+		b := sim.generate(j, n)
+		for _, st := range b.stages {
+			if st.log == nil {
+				continue
+			}
+			sp := st.plan
+			for i, at := range st.log.at {
+				if at < sp.start || at > sp.finish {
+					t.Fatalf("build %d %s: record %d visible at %d, stage %d..%d", n, sp.name, i, at, sp.start, sp.finish)
+				}
+			}
+			if !sp.skipped && len(st.log.at) > 0 && st.log.at[len(st.log.at)-1] != sp.finish {
+				t.Fatalf("build %d %s: last record at %d, stage finishes at %d", n, sp.name, st.log.at[len(st.log.at)-1], sp.finish)
+			}
+		}
+		if next := j.anchor(n + 1); b.plan.finish > next {
+			t.Fatalf("build %d finishes at %d, after build %d is created at %d", n, b.plan.finish, n+1, next)
+		}
+	}
+}
