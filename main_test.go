@@ -4,12 +4,13 @@ package main
 // codes, stderr, real HTTP on a loopback port, signals and kill -9.
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +27,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
 var binary string
@@ -206,6 +209,11 @@ func (e *exporter) scrape() (map[string]float64, string) {
 	e.t.Helper()
 	code, body := e.do(http.MethodGet, "/metrics")
 	require.Equal(e.t, http.StatusOK, code, body)
+	return parseSamples(e.t, body), body
+}
+
+// parseSamples parses a text exposition into samples keyed by series.
+func parseSamples(t *testing.T, body string) map[string]float64 {
 	dec := &expfmt.SampleDecoder{
 		Dec:  expfmt.NewDecoder(strings.NewReader(body), expfmt.NewFormat(expfmt.TypeTextPlain)),
 		Opts: &expfmt.DecodeOptions{Timestamp: model.Now()},
@@ -215,9 +223,12 @@ func (e *exporter) scrape() (map[string]float64, string) {
 		var vec model.Vector
 		err := dec.Decode(&vec)
 		if errors.Is(err, io.EOF) {
-			return out, body
+			return out
 		}
-		require.NoError(e.t, err)
+		if err != nil {
+			t.Errorf("parsing /metrics: %v", err)
+			return out
+		}
 		for _, s := range vec {
 			out[s.Metric.String()] = float64(s.Value)
 		}
@@ -431,20 +442,19 @@ func TestAnalyzeDispatch(t *testing.T) {
 	require.Contains(t, stderr, "/nonexistent/build.log")
 }
 
-// monotonic remembers the highest value seen per codearts_build_* series
-// and fails on any decrease.
+// monotonic remembers the highest value seen per codearts_build_* counter
+// and histogram series and reports any decrease (a series that vanishes
+// went down to nothing).
 type monotonic struct {
-	t    *testing.T
 	seen map[string]float64
 }
 
-func (m *monotonic) check(samples map[string]float64, when string) {
-	m.t.Helper()
+func (m *monotonic) decreases(samples map[string]float64) []string {
 	var down []string
 	for k, v := range samples {
-		if !strings.HasPrefix(k, "codearts_build_") || strings.HasPrefix(k, "codearts_build_last_build_number") ||
+		if !strings.HasPrefix(k, "codearts_build_") || strings.HasPrefix(k, "codearts_build_last_build_") ||
 			strings.HasPrefix(k, "codearts_build_job_info") || strings.HasPrefix(k, "codearts_build_exporter_") {
-			continue
+			continue // gauges
 		}
 		if prev, ok := m.seen[k]; ok && v < prev {
 			down = append(down, fmt.Sprintf("%s: %v -> %v", k, prev, v))
@@ -453,22 +463,239 @@ func (m *monotonic) check(samples map[string]float64, when string) {
 			m.seen[k] = v
 		}
 	}
-	// A series that disappears went down to nothing.
 	for k, prev := range m.seen {
 		if _, ok := samples[k]; !ok && prev > 0 {
 			down = append(down, fmt.Sprintf("%s: %v -> (gone)", k, prev))
 		}
 	}
 	sort.Strings(down)
-	require.Empty(m.t, down, "counters went down %s", when)
+	return down
 }
 
-// readLines returns the lines of a file (for log assertions).
-func readLines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
+// startSimulator serves a simulated CodeArts with token auth on loopback.
+func startSimulator(t *testing.T, o simulator.Options) (*simulator.Server, string) {
+	t.Helper()
+	o.Token = testToken
+	sim, err := simulator.New(o)
+	require.NoError(t, err)
+	url, stop, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stop(context.Background()) })
+	return sim, url
+}
+
+// fastJob is a job that is always building and writes 20 records a second.
+func fastJob(name string) simulator.JobSpec {
+	return simulator.JobSpec{
+		ID: simulator.DemoJobID(name), Name: name, Continuous: true, RecordsPerSecond: 20,
+		FailureRate: 0.2, ErrorSpikeRate: 0.2, SpikeRecords: 20,
+		Stages: []simulator.StageSpec{
+			{DisplayName: "代码检出", Tool: "git", MinDuration: 2 * time.Second, MaxDuration: 3 * time.Second},
+			{DisplayName: "Maven构建", Tool: "maven", MinDuration: 2 * time.Second, MaxDuration: 4 * time.Second},
+		},
 	}
-	return out
+}
+
+// retryFaults are the simulator's faults the client retries through
+// without slowing down (its 429 states a 10/min limit the client adopts).
+var retryFaults = simulator.Faults{Rate: 0.05, Kinds: []simulator.FaultKind{
+	simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}, SlowDelay: 200 * time.Millisecond}
+
+func TestReloadKeepsStateAndRejectsBadConfig(t *testing.T) {
+	a, b, c := fastJob("reload-a"), fastJob("reload-b"), fastJob("reload-c")
+	_, url := startSimulator(t, simulator.Options{Seed: 3, Jobs: []simulator.JobSpec{a, b, c}, Faults: retryFaults})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, url, "", jobLine(a.ID, a.Name))
+	e := startExporter(t, nil, "--config.file="+cfg)
+	mono := &monotonic{seen: map[string]float64{}}
+	records := func(job string) float64 {
+		s, _ := e.scrape()
+		require.Empty(t, mono.decreases(s), "counters went down while reloading")
+		v, _ := sum(s, "codearts_build_log_records_total", `job_name="`+job+`"`)
+		return v
+	}
+	eventually(t, 30*time.Second, "records of reload-a", func() bool { return records("reload-a") > 0 })
+
+	// POST /-/reload adds a job; reload-a's counters continue.
+	rewriteConfig(t, cfg, url, "", jobLine(a.ID, a.Name), jobLine(b.ID, b.Name))
+	code, body := e.do(http.MethodPost, "/-/reload")
+	require.Equal(t, http.StatusOK, code, body)
+	eventually(t, 30*time.Second, "records of reload-b after POST /-/reload", func() bool { return records("reload-b") > 0 })
+	before := records("reload-a")
+	eventually(t, 30*time.Second, "reload-a keeps counting", func() bool { return records("reload-a") > before })
+
+	// SIGHUP adds another.
+	rewriteConfig(t, cfg, url, "", jobLine(a.ID, a.Name), jobLine(b.ID, b.Name), jobLine(c.ID, c.Name))
+	require.NoError(t, e.cmd.Process.Signal(syscall.SIGHUP))
+	eventually(t, 30*time.Second, "records of reload-c after SIGHUP", func() bool { return records("reload-c") > 0 })
+	s, _ := e.scrape()
+	require.Equal(t, 1.0, s["codearts_exporter_config_last_reload_successful"])
+
+	// A bad file over POST: 500 with FILE:LINE, the old config stays.
+	rewriteConfig(t, cfg, url, "poll_intervall: 5s", jobLine(a.ID, a.Name))
+	code, body = e.do(http.MethodPost, "/-/reload")
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.Contains(t, body, cfg+`:13: unknown key "poll_intervall"`)
+	s, _ = e.scrape()
+	require.Equal(t, 0.0, s["codearts_exporter_config_last_reload_successful"])
+	_, n := sum(s, "codearts_build_job_info")
+	require.Equal(t, 3, n, "the three jobs of the old config stay")
+	before = records("reload-c")
+	eventually(t, 30*time.Second, "the old config keeps polling", func() bool { return records("reload-c") > before })
+
+	// A bad file over SIGHUP: logged with FILE:LINE.
+	rewriteConfig(t, cfg, url, "", jobLine("not-a-job-id", "x"))
+	require.NoError(t, e.cmd.Process.Signal(syscall.SIGHUP))
+	eventually(t, 10*time.Second, "the SIGHUP reload error in the log", func() bool {
+		return strings.Contains(e.stderr.String(), `jobs[0].id \"not-a-job-id\" is not a CodeArts job id`)
+	})
+	require.Contains(t, e.stderr.String(), "Error reloading config; the previous config stays in force")
+	_, n = sum(s, "codearts_build_job_info")
+	require.Equal(t, 3, n)
+
+	require.NotContains(t, e.stderr.String(), "SECRETVALUE", "the token never appears in logs")
+	_, text := e.scrape()
+	require.NotContains(t, text, "SECRETVALUE")
+	require.Equal(t, 0, e.terminate(), "stderr:\n%s", e.stderr)
+}
+
+func TestWrongCredentialsStayOutOfLogs(t *testing.T) {
+	j := fastJob("wrong-token")
+	_, url := startSimulator(t, simulator.Options{Seed: 4, Jobs: []simulator.JobSpec{j}})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, url, "", jobLine(j.ID, j.Name))
+	// The token file now holds a wrong token: every call gets 401.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "token.txt"), []byte("wrong-WRONGSECRET\n"), 0o600))
+	e := startExporter(t, nil, "--config.file="+cfg, "--log.level=debug")
+	eventually(t, 30*time.Second, "a failed poll is logged", func() bool {
+		return strings.Contains(e.stderr.String(), "poll failed")
+	})
+	s, text := e.scrape()
+	require.Equal(t, 0.0, s[`codearts_exporter_job_up{job_name="wrong-token"}`])
+	for _, secret := range []string{"WRONGSECRET", "SECRETVALUE"} {
+		require.NotContains(t, e.stderr.String(), secret)
+		require.NotContains(t, text, secret)
+	}
+}
+
+// TestKill9RestartNeverGoesBackwards kills the exporter with SIGKILL twice
+// at random moments while it reads a simulator with faults and small random
+// pages, restarting it with the same --state.file each time. No scrape may
+// see a codearts_build_* series lower than an earlier scrape saw, and once
+// the simulator's builds are all finished the totals equal its ground truth.
+func TestKill9RestartNeverGoesBackwards(t *testing.T) {
+	const builds = 3
+	job := simulator.JobSpec{
+		ID: simulator.DemoJobID("kill9"), Name: "kill9", MaxBuilds: builds, RecordsPerSecond: 15,
+		FailureRate: 0.3, ErrorSpikeRate: 0.3, SpikeRecords: 30,
+		Stages: []simulator.StageSpec{
+			{DisplayName: "代码检出", Tool: "git", MinDuration: 2 * time.Second, MaxDuration: 4 * time.Second},
+			{DisplayName: "Maven构建", Tool: "maven", MinDuration: 3 * time.Second, MaxDuration: 6 * time.Second},
+			{DisplayName: "unit tests", Tool: "gotest", MinDuration: 2 * time.Second, MaxDuration: 5 * time.Second},
+		},
+	}
+	sim, url := startSimulator(t, simulator.Options{
+		Seed: 9, Clock: simulator.ScaledClock(time.Now(), 4), Jobs: []simulator.JobSpec{job},
+		ChunkMin: 40, ChunkMax: 600, Faults: retryFaults,
+	})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, url, "", jobLine(job.ID, job.Name))
+	state := filepath.Join(dir, "state.json")
+	args := []string{"--config.file=" + cfg, "--state.file=" + state}
+
+	mono := &monotonic{seen: map[string]float64{}}
+	var mu sync.Mutex // guards cur, mono and scrapes
+	cur := startExporter(t, nil, args...)
+	scrapes := 0
+	stopScraping := make(chan struct{})
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		for {
+			select {
+			case <-stopScraping:
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			mu.Lock()
+			url := cur.url
+			mu.Unlock()
+			resp, err := http.Get(url + "/metrics")
+			if err != nil {
+				continue // killed and not yet restarted
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				continue
+			}
+			s := parseSamples(t, string(body))
+			mu.Lock()
+			if down := mono.decreases(s); len(down) > 0 {
+				t.Errorf("counters went down across kill -9 restarts: %v", down)
+			}
+			scrapes++
+			mu.Unlock()
+		}
+	}()
+
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	threshold := 0.0
+	for kill := range 2 {
+		// Let it read more records first, then kill it at a random moment.
+		eventually(t, 60*time.Second, "new records before the kill", func() bool {
+			s, _ := cur.scrape()
+			v, _ := sum(s, "codearts_build_log_records_total")
+			return v > threshold
+		})
+		time.Sleep(time.Duration(rnd.IntN(1500)) * time.Millisecond)
+		cur.kill9()
+		next := startExporter(t, nil, args...)
+		mu.Lock()
+		cur = next
+		mu.Unlock()
+		s, _ := cur.scrape()
+		threshold, _ = sum(s, "codearts_build_log_records_total")
+		t.Logf("kill -9 #%d; restarted at %v records", kill+1, threshold)
+	}
+
+	// Wait for the simulator to finish every build, then for the exporter
+	// to read everything; compare with the ground truth.
+	var wantRecords, wantBytes float64
+	var finished int
+	eventually(t, 120*time.Second, "all simulated builds finished", func() bool {
+		tr := sim.Truth()
+		wantRecords, wantBytes, finished = 0, 0, 0
+		for _, b := range tr.Jobs[0].Builds {
+			if b.Finished {
+				finished++
+			}
+			for _, st := range b.Stages {
+				if st.NodeID != 0 {
+					wantRecords += float64(st.Records)
+					wantBytes += float64(st.Bytes)
+				}
+			}
+		}
+		return finished == builds
+	})
+	eventually(t, 60*time.Second, "exporter totals reach the ground truth", func() bool {
+		s, _ := cur.scrape()
+		r, _ := sum(s, "codearts_build_log_records_total", `job_name="kill9"`)
+		b := s[`codearts_build_log_bytes_total{job_name="kill9"}`]
+		n, _ := sum(s, "codearts_build_duration_seconds_count", `job_name="kill9"`)
+		return r == wantRecords && b == wantBytes && n == float64(finished)
+	})
+	close(stopScraping)
+	<-scraped
+	// Nothing more arrives: the final values stay exactly at the truth.
+	time.Sleep(1500 * time.Millisecond)
+	s, _ := cur.scrape()
+	r, _ := sum(s, "codearts_build_log_records_total", `job_name="kill9"`)
+	require.Equal(t, wantRecords, r, "records equal the simulator's truth, each counted once")
+	require.Equal(t, wantBytes, s[`codearts_build_log_bytes_total{job_name="kill9"}`])
+	mu.Lock()
+	require.Greater(t, scrapes, 20, "the scraper saw the exporter many times")
+	mu.Unlock()
+	require.Equal(t, 0, cur.terminate())
 }
