@@ -1,10 +1,12 @@
 package simulator
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -271,4 +273,39 @@ func TestErrorAnswers(t *testing.T) {
 		}
 	}
 	t.Fatal("no running stage with a log at t0+20s")
+}
+
+// TestJunkRequestsGetJSONErrors throws malformed paths and parameters at
+// every operation: each must get a JSON answer with X-Request-Id, never a
+// panic or a broken connection.
+func TestJunkRequestsGetJSONErrors(t *testing.T) {
+	f := newFixture(t, Options{Seed: 3})
+	f.clock.Advance(40 * time.Second)
+	junk := []string{"", "0", "-1", "1", "99999999999999999999", "abc", "%zz", "1e3", " 1", "0123456789abcdef0123456789abcdef", "中文", "00000000-0000-4000-a000-000000000000"}
+	paths := []string{
+		"/v1/job/%s/running-status", "/v1/record/%s/%s/record-info", "/v1/record/%s/full-stages",
+		"/v1/record/%s/list?start_time=%s&end_time=%s&page_index=%s&page_size=%s",
+		"/v1/log/task/step?job_id=%s&build_no=%s&step_id=%s&start_offset=%s&end_offset=%s&size=%s&sort=%s",
+		"/v1/log/task/page?job_id=%s&build_no=%s&step_id=%s&start_offset=%s&end_offset=%s",
+		"/v1/job/list?page_index=%s&page_size=%s", "/%s/%s", "/v3/auth/tokens",
+	}
+	n := 0
+	for _, p := range paths {
+		for i := 0; i < 40; i++ {
+			args := make([]any, strings.Count(p, "%s"))
+			for k := range args {
+				args[k] = url.PathEscape(junk[(i*7+k*3+n)%len(junk)])
+			}
+			n++
+			u := f.srv.URL + fmt.Sprintf(p, args...)
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatalf("GET %s: %v", u, err)
+			}
+			r := readReply(t, resp)
+			if r.header.Get("X-Request-Id") == "" {
+				t.Fatalf("GET %s: no X-Request-Id", u)
+			}
+		}
+	}
 }

@@ -56,12 +56,11 @@ type stagePlan struct {
 	queued   int64 // unix ms
 	start    int64
 	finish   int64
-	skipped  bool  // never ran: the build failed or was aborted before it
-	doneAt   int64 // when the stage reaches its final status
-	status   string
-	abortAt  int64 // for the aborted stage: when the log stops (== finish)
-	failing  bool
-	aborting bool
+	skipped  bool   // never ran: the build failed or was aborted before it
+	doneAt   int64  // when the stage reaches its final status
+	status   string // the status the stage ends with
+	failing  bool   // the stage that fails the build
+	aborting bool   // the stage during which the build is aborted
 }
 
 // slotMillis is the scheduled slot of build n.
@@ -171,7 +170,6 @@ func (j *job) planBuild(n int64) *plan {
 		if p.outcome == StatusAborted {
 			d := (bad.finish - bad.start) / 1000
 			bad.finish = bad.start + (1+rng.Int64N(max(d, 1)))*1000
-			bad.abortAt = bad.finish
 			bad.aborting = true
 			bad.status = StatusAborted
 		} else {
@@ -209,7 +207,7 @@ func (j *job) planBuild(n int64) *plan {
 	return p
 }
 
-// stageStatus is the status of a planned stage at now (unix ms).
+// statusAt is the status of a planned stage at now (unix ms).
 func (s *stagePlan) statusAt(now int64) string {
 	switch {
 	case now >= s.doneAt:
@@ -241,9 +239,6 @@ func (p *plan) stretch(until int64) {
 		k = len(p.stages) - 2
 	}
 	p.stages[k].finish += slack
-	if p.stages[k].aborting {
-		p.stages[k].abortAt = p.stages[k].finish
-	}
 	for i := k + 1; i < len(p.stages); i++ {
 		s := &p.stages[i]
 		if s.skipped {
