@@ -73,7 +73,7 @@ func DemoOptions(seed int64) Options {
 			{
 				ID: DemoJobID("backend-ci"), Name: "backend-ci", Continuous: true,
 				Period: 105 * sec, FailureRate: 0.15, AbortRate: 0.05, ErrorSpikeRate: 0.2, SpikeRecords: 150,
-				RecordsPerSecond: 5,
+				RecordsPerSecond: 9,
 				Stages: []StageSpec{
 					{DisplayName: "代码检出", Tool: "git", MinDuration: 10 * sec, MaxDuration: 15 * sec},
 					{DisplayName: "Maven构建", Tool: "maven", MinDuration: 20 * sec, MaxDuration: 35 * sec},
@@ -83,7 +83,7 @@ func DemoOptions(seed int64) Options {
 			{
 				ID: DemoJobID("frontend-build"), Name: "frontend-build", English: true, LogZone: time.FixedZone("GMT+00:00", 0),
 				Offset: -37 * sec, Period: 115 * sec, FailureRate: 0.1, AbortRate: 0.05, ErrorSpikeRate: 0.1,
-				RecordsPerSecond: 4,
+				RecordsPerSecond: 7,
 				Stages: []StageSpec{
 					{DisplayName: "Code checkout", Tool: "git", MinDuration: 10 * sec, MaxDuration: 12 * sec},
 					{DisplayName: "npm install", Tool: "npm", MinDuration: 12 * sec, MaxDuration: 25 * sec},
@@ -94,7 +94,7 @@ func DemoOptions(seed int64) Options {
 			{
 				ID: DemoJobID("payment-service"), Name: "payment-service", CompactAPITimes: true,
 				Offset: -71 * sec, Period: 130 * sec, FailureRate: 0.1, AbortRate: 0.03, ErrorSpikeRate: 0.1,
-				RecordsPerSecond: 4,
+				RecordsPerSecond: 7,
 				Stages: []StageSpec{
 					{DisplayName: "代码检出", Tool: "git", MinDuration: 10 * sec, MaxDuration: 12 * sec},
 					{DisplayName: "Go编译", Tool: "go", MinDuration: 15 * sec, MaxDuration: 30 * sec},
@@ -105,7 +105,7 @@ func DemoOptions(seed int64) Options {
 			{
 				ID: DemoJobID("nightly-e2e"), Name: "nightly-e2e", English: true, AltFormat: true,
 				Offset: -13 * sec, Period: 95 * sec, FailureRate: 0.45, AbortRate: 0.1, ErrorSpikeRate: 0.35, SpikeRecords: 250,
-				RecordsPerSecond: 6,
+				RecordsPerSecond: 10,
 				Stages: []StageSpec{
 					{DisplayName: "Cache Check", Tag: "Cache Check", Tool: "shell", MinDuration: 10 * sec, MaxDuration: 12 * sec},
 					{DisplayName: "Code checkout", Tag: "Code checkout#preCheckout", Tool: "git", MinDuration: 10 * sec, MaxDuration: 15 * sec},
