@@ -367,6 +367,11 @@ func (c *Collector) pollJob(ctx context.Context, cfg *config, j Job) error {
 	if errors.Is(err, errCrashed) || c.crashed.Load() {
 		return errCrashed
 	}
+	if err != nil && ctx.Err() != nil {
+		// Shutting down (or the caller's deadline): what was read so far
+		// is committed; this is not the job's failure.
+		return fmt.Errorf("job %s: %w", j.Name, err)
+	}
 	c.self.pollDuration.WithLabelValues(j.Name).Observe(time.Since(start).Seconds())
 	c.errMu.Lock()
 	prev, hadErr := c.lastErr[j.Name]
