@@ -73,10 +73,10 @@ type Options struct {
 // JobSpec describes one simulated build job and its schedule.
 //
 // Build n (n = 1, 2, ...) of a job is scheduled at
-// Origin + Offset + (n-1)*Period and starts up to Jitter later (whole
-// seconds). Builds never overlap: New rejects a spec whose longest possible
-// build does not fit in Period minus Jitter. A build exists (is served) from
-// its start on.
+// Origin + Offset + (n-1)*Period, created up to Jitter later (whole
+// seconds) and started (its start_time) two seconds after creation. Builds
+// never overlap: New rejects a spec whose longest possible build does not
+// fit in Period minus Jitter. A build exists (is served) from its start on.
 type JobSpec struct {
 	// ID is the 32-character job id, [0-9a-z]{32}.
 	ID string
@@ -85,8 +85,8 @@ type JobSpec struct {
 	// Stages are the job's steps stage1..stageN, in order. The simulator adds
 	// the bookends `initial` and `final` itself.
 	Stages []StageSpec
-	// Period is the distance between two scheduled builds. Default: the
-	// longest possible build plus 20%, at least 10s.
+	// Period is the distance between two scheduled builds. Default: 1.2 ×
+	// the longest possible build (at least 10s), plus Jitter and a second.
 	Period time.Duration
 	// Offset moves the first build's slot relative to Origin; a negative
 	// Offset gives the job a history of builds before Origin.
