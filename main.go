@@ -8,11 +8,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,7 +33,6 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/collector"
 	"github.com/codearts-build-exporter/codearts_build_exporter/config"
-	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
 const name = "codearts_build_exporter"
@@ -65,7 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New(name, "Prometheus exporter for Huawei Cloud CodeArts Build logs and builds.\n"+
 		"Run `"+name+" analyze --help` for the offline build log analyser.")
 	var (
-		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default(name + ".yml").String()
+		configSet   bool
+		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default(name + ".yml").IsSetByUser(&configSet).String()
 		configCheck = app.Flag("config.check", "Validate the configuration file (and --web.config.file) and exit: 0 when valid, 1 otherwise.").Bool()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		stateFile   = app.Flag("state.file", "Checkpoint file holding log offsets and every counter, so counters continue across restarts. Empty disables checkpointing.").Default("").String()
@@ -83,6 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: error: %v, try --help\n", name, err)
 		return 2
 	}
+	// Catch SIGHUP from here on: its default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logConfig.Writer = stderr
 	logger := promslog.New(logConfig)
 
@@ -102,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var cfg *config.Config
 	if *demo {
+		if configSet {
+			logger.Warn("--config.file is ignored with --demo", "file", *configFile)
+		}
 		c, stopSim, err := startDemo(*demoSeed, logger)
 		if err != nil {
 			logger.Error("Cannot start the demo simulator", "err", err)
@@ -109,11 +114,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopSim()
 		cfg = c
-		sc.Set(cfg)
-	} else if err := sc.ReloadConfig(*configFile, func(c *config.Config) error { cfg = c; return nil }); err != nil {
-		logger.Error("Error loading config", "err", err)
-		return 1
+	} else {
+		c, err := config.Load(*configFile)
+		if err != nil {
+			logger.Error("Error loading config", "err", err)
+			return 1
+		}
+		cfg = c
 	}
+	sc.Set(cfg)
 
 	opts, err := collectorOptions(cfg, *stateFile, logger, reg)
 	if err != nil {
@@ -155,8 +164,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	status := 0
 loop:
 	for {
@@ -304,42 +311,4 @@ func checkConfig(configFile, webConfigFile string, stdout, stderr io.Writer) int
 		}
 	}
 	return status
-}
-
-// startDemo serves the simulator's demo world on a loopback port and
-// returns a configuration pointing at it with a short poll interval, so
-// /metrics changes within seconds of start.
-func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) {
-	o := simulator.DemoOptions(seed)
-	// The simulator's 429 says "limit:10,time:1 minute", which the client
-	// rightly adopts as its new rate: one injected 429 would slow the demo
-	// to 10 calls a minute. The other faults keep the retry path busy.
-	o.Faults.Kinds = []simulator.FaultKind{simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}
-	sim, err := simulator.New(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("Demo simulator stopped", "err", err)
-		}
-	}()
-	c := config.Default()
-	c.CodeArts.Endpoint = "http://" + ln.Addr().String()
-	c.CodeArts.ProjectID = o.ProjectID
-	c.CodeArts.Auth = config.Auth{AccessKey: config.Secret(o.AccessKey), SecretKey: config.Secret(o.SecretKey)}
-	c.CodeArts.RequestsPerSecond, c.CodeArts.Burst, c.CodeArts.MaxConcurrency = 200, 50, 8
-	c.CodeArts.Timeout = 5 * time.Second
-	c.PollInterval = time.Second
-	c.BackfillBuilds = 2
-	for _, j := range o.Jobs {
-		c.Jobs = append(c.Jobs, config.Job{ID: j.ID, Name: j.Name})
-	}
-	logger.Info("Demo mode: serving the CodeArts simulator", "endpoint", c.CodeArts.Endpoint, "jobs", len(c.Jobs), "seed", seed)
-	return c, func() { _ = srv.Close() }, nil
 }

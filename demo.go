@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/config"
+	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
+)
+
+// startDemo serves the simulator's demo world on a loopback port and
+// returns a configuration pointing at it with a short poll interval, so
+// /metrics changes within seconds of start.
+func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) {
+	o := simulator.DemoOptions(seed)
+	// The simulator's 429 says "limit:10,time:1 minute", which the client
+	// rightly adopts as its new rate: one injected 429 would slow the demo
+	// to 10 calls a minute. The other faults keep the retry path busy.
+	o.Faults.Kinds = []simulator.FaultKind{simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}
+	sim, err := simulator.New(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("Demo simulator stopped", "err", err)
+		}
+	}()
+	c := config.Default()
+	c.CodeArts.Endpoint = "http://" + ln.Addr().String()
+	c.CodeArts.ProjectID = o.ProjectID
+	c.CodeArts.Auth = config.Auth{AccessKey: config.Secret(o.AccessKey), SecretKey: config.Secret(o.SecretKey)}
+	c.CodeArts.RequestsPerSecond, c.CodeArts.Burst, c.CodeArts.MaxConcurrency = 200, 50, 8
+	c.CodeArts.Timeout = 5 * time.Second
+	c.PollInterval = time.Second
+	c.BackfillBuilds = 2
+	for _, j := range o.Jobs {
+		c.Jobs = append(c.Jobs, config.Job{ID: j.ID, Name: j.Name})
+	}
+	logger.Info("Demo mode: serving the CodeArts simulator", "endpoint", c.CodeArts.Endpoint, "jobs", len(c.Jobs), "seed", seed)
+	return c, func() { _ = srv.Close() }, nil
+}
