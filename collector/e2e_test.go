@@ -83,7 +83,7 @@ func TestCrashRestart(t *testing.T) {
 			e := newEnv(t, envOpts{seed: seed, faultRate: 0.05, jobs: testJobs(4)})
 			from := e.firstBuilds(1)
 			state := tempState(t)
-			rng := rand.New(rand.NewPCG(uint64(seed), 99))
+			rng := rand.New(rand.NewPCG(uint64(seed), 99)) // for the crash schedule
 			points := []string{hookBeforeWrite, hookAfterWrite, hookAfterPublish, hookAfterPage}
 			var (
 				mu        sync.Mutex
@@ -125,18 +125,25 @@ func TestCrashRestart(t *testing.T) {
 				return cur
 			}
 			check("first scrape")
-			polls, restarts := 0, 0
+			// The crash points are armed in turn (so each is hit), each
+			// after a random number of quiet polls and a random number of
+			// passes through the point; an armed point stays armed until
+			// it fires.
+			polls, restarts, next, quiet := 0, 0, 0, 0
 			for ; polls < 1500; polls++ {
-				if rng.Float64() < 0.4 {
-					mu.Lock()
-					armed, countdown = points[rng.IntN(len(points))], rng.IntN(3)
-					mu.Unlock()
+				mu.Lock()
+				if armed == "" {
+					if quiet == 0 {
+						armed, countdown = points[next%len(points)], rng.IntN(3)
+						next++
+						quiet = rng.IntN(3)
+					} else {
+						quiet--
+					}
 				}
+				mu.Unlock()
 				err := c.PollOnce(ctx)
 				cur := check(fmt.Sprintf("poll %d", polls))
-				mu.Lock()
-				armed = ""
-				mu.Unlock()
 				if c.crashed.Load() {
 					// Abandon c without any cleanup; a new process starts
 					// from the same state file.
