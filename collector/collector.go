@@ -180,6 +180,9 @@ func New(o Options) (*Collector, error) {
 		for _, n := range notes {
 			c.logger.Warn("state file loaded with changes", "file", o.StateFile, "change", n)
 		}
+		for _, f := range removeStaleTemps(o.StateFile) {
+			c.logger.Info("removed a temporary state file left by an interrupted write", "file", f)
+		}
 		if loaded != nil {
 			l = loaded
 			c.ready.Store(true)

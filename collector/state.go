@@ -250,3 +250,32 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	return d.Close()
 }
+
+// removeStaleTemps deletes temporary files a crash during writeFileAtomic
+// left next to path (".<name>.tmp-*"). It returns the names removed.
+func removeStaleTemps(path string) []string {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*"))
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, m := range matches {
+		if os.Remove(m) == nil {
+			removed = append(removed, m)
+		}
+	}
+	return removed
+}
+
+// globEscape quotes the metacharacters of filepath.Match in s.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}

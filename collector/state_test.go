@@ -180,3 +180,21 @@ func TestHistogramBuckets(t *testing.T) {
 		t.Fatalf("rebucket lost observations: %v vs count %d", h.Buckets, h.Count)
 	}
 }
+
+func TestStaleTempFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state[1].json")
+	stale := filepath.Join(dir, ".state[1].json.tmp-12345")
+	other := filepath.Join(dir, ".other.json.tmp-1")
+	for _, f := range []string{stale, other} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := removeStaleTemps(p); len(got) != 1 || got[0] != stale {
+		t.Fatalf("removed %v, want only %s", got, stale)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not ours was removed: %v", err)
+	}
+}
