@@ -699,3 +699,28 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 	mu.Unlock()
 	require.Equal(t, 0, cur.terminate())
 }
+
+// TestWebConfigProtectsEveryEndpoint: --web.config.file basic auth covers
+// /metrics and /-/reload alike. (dave/dave123 is exporter-toolkit's test user.)
+func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	require.NoError(t, os.WriteFile(webCfg, []byte(
+		"basic_auth_users:\n  dave: $2y$10$2UXri9cIDdgeKjBo4Rlpx.U3ZLDV8X1IxKmsfOvhcM5oXQt/mLmXq\n"), 0o600))
+	e := startExporter(t, nil, "--demo", "--web.config.file="+webCfg)
+	call := func(method, path, user, pass string) int {
+		req, err := http.NewRequest(method, e.url+path, nil)
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/metrics", "", ""))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/metrics", "dave", "wrong"))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodPost, "/-/reload", "", ""))
+	require.Equal(t, http.StatusOK, call(http.MethodGet, "/metrics", "dave", "dave123"))
+	require.Equal(t, http.StatusOK, call(http.MethodPost, "/-/reload", "dave", "dave123"))
+}
