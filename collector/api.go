@@ -20,6 +20,11 @@ type api interface {
 	// notFound reports whether err means the object does not exist
 	// (HTTP 404 or an "invalid id" answer), as opposed to a transient error.
 	notFound(err error) bool
+	// refused reports whether the service answered err as a definite
+	// refusal of this request (4xx or a "fail" envelope, but not throttling,
+	// authentication or permission), so that trying the sibling log
+	// operation makes sense (reference §12 Q11).
+	refused(err error) bool
 	// errKey is a short, stable description of err for "log once per
 	// change": it leaves out request ids and other per-call noise.
 	errKey(err error) string

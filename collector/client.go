@@ -2,6 +2,8 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +73,14 @@ func (a clientAPI) stepLog(ctx context.Context, running bool, q logQuery) (*logP
 // notFound: HTTP 404 and the "invalid id" answers (reference §9.2, §12 Q3).
 func (clientAPI) notFound(err error) bool {
 	return codearts.IsNotFound(err) || codearts.IsInvalidParam(err)
+}
+
+func (clientAPI) refused(err error) bool {
+	var e *codearts.APIError
+	if !errors.As(err, &e) || e.HTTPStatus == 0 || e.HTTPStatus >= 500 {
+		return false
+	}
+	return !e.Throttled() && !e.Auth() && e.HTTPStatus != http.StatusForbidden
 }
 
 func (clientAPI) errKey(err error) string { return errKey(err) }

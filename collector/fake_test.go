@@ -20,6 +20,8 @@ type fakeAPI struct {
 	stagesOut  []stageInfo
 	pages      map[int64]logPage // by start offset
 	pageCalls  []int64
+	// consoleRefuses makes ShowConsoleInfo refuse every request.
+	consoleRefuses bool
 }
 
 var errFakeNotFound = errors.New("fake: not found")
@@ -38,10 +40,13 @@ func (f *fakeAPI) stages(_ context.Context, id string) ([]stageInfo, error) {
 	}
 	return f.stagesOut, nil
 }
-func (f *fakeAPI) stepLog(_ context.Context, _ bool, q logQuery) (*logPage, error) {
+func (f *fakeAPI) stepLog(_ context.Context, running bool, q logQuery) (*logPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pageCalls = append(f.pageCalls, q.StartOffset)
+	if !running && f.consoleRefuses {
+		return nil, errFakeNotFound
+	}
 	p, ok := f.pages[q.StartOffset]
 	if !ok {
 		return nil, errFakeNotFound
@@ -49,6 +54,7 @@ func (f *fakeAPI) stepLog(_ context.Context, _ bool, q logQuery) (*logPage, erro
 	return &p, nil
 }
 func (f *fakeAPI) notFound(err error) bool { return errors.Is(err, errFakeNotFound) }
+func (f *fakeAPI) refused(err error) bool  { return errors.Is(err, errFakeNotFound) }
 func (f *fakeAPI) errKey(err error) string { return err.Error() }
 
 func fakeCollector(t *testing.T, f *fakeAPI) (*Collector, Options) {
@@ -127,5 +133,30 @@ func TestStuckEndOffsetIsNotReread(t *testing.T) {
 	}
 	if got := c.published.Load().Jobs["fake"].Builds[0].Stages[0].Cursor; got != 100 {
 		t.Fatalf("cursor %d, want 100", got)
+	}
+}
+
+// TestConsoleRefusedFallsBackToActionInfo: when ShowConsoleInfo refuses a
+// finished step, its log is read with ShowActionInfo instead of wedging the
+// build.
+func TestConsoleRefusedFallsBackToActionInfo(t *testing.T) {
+	f := &fakeAPI{
+		latest:         1,
+		rec:            buildRecord{ID: "id-1", Status: "SUCCESS", StartMs: 1000, FinishMs: 61_000},
+		acceptID:       "id-1",
+		stagesOut:      []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: "SUCCESS"}},
+		pages:          map[int64]logPage{0: {HasMore: false, EndOffset: 42, Log: "[2026/09/10 17:26:22.661 GMT+08:00] done\n"}},
+		consoleRefuses: true,
+	}
+	c, _ := fakeCollector(t, f)
+	if err := c.PollOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j := c.published.Load().Jobs["fake"]
+	if len(j.Builds) != 0 || j.BuildDur["success"] == nil || j.BuildDur["success"].Count != 1 {
+		t.Fatalf("build not completed through the ShowActionInfo fallback: %+v", j)
+	}
+	if j.Records["build"][1][2] != 1 {
+		t.Fatalf("records %v, want one output/info record", j.Records)
 	}
 }

@@ -407,9 +407,16 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 			return false, nil
 		}
 		before := sp.Cursor
-		page, err := p.cfg.api.stepLog(ctx, running, logQuery{
-			JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor,
-		})
+		q := logQuery{JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor}
+		page, err := p.cfg.api.stepLog(ctx, running, q)
+		if err != nil && !running && p.cfg.api.refused(err) {
+			// ShowConsoleInfo refused a finished step: ShowActionInfo
+			// serves the same log with the same cursors (reference §3.2,
+			// §12 Q11).
+			if alt, aerr := p.cfg.api.stepLog(ctx, true, q); aerr == nil {
+				page, err = alt, nil
+			}
+		}
 		if err != nil {
 			if !stageFinished && buildFinished && p.cfg.api.notFound(err) {
 				// Never-started stage of a finished build: there is no log.
