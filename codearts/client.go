@@ -290,6 +290,12 @@ type response struct {
 	status   int
 	header   http.Header
 	body     []byte
+	// result is the envelope's raw "result", kept by classify so that a
+	// success is scanned once for its status and once for its payload,
+	// not a third time (log pages are the bulk of what the client reads).
+	result json.RawMessage
+	// decoded is true when classify parsed the body as a JSON envelope.
+	decoded bool
 }
 
 // do runs cl with auth, rate limit, concurrency bound and retries.
@@ -424,11 +430,13 @@ func (c *Client) classify(cl *call, r *response) *APIError {
 	ok := r.status >= 200 && r.status < 300
 	if ok && !cl.iam {
 		var env struct {
-			Status    flexString `json:"status"`
-			ErrorCode flexString `json:"error_code"`
+			Status    flexString      `json:"status"`
+			ErrorCode flexString      `json:"error_code"`
+			Result    json.RawMessage `json:"result"`
 		}
 		if json.Unmarshal(r.body, &env) == nil {
 			ok = !strings.EqualFold(string(env.Status), "fail") && (env.Status != "" || env.ErrorCode == "")
+			r.result, r.decoded = env.Result, true
 		}
 	}
 	if ok {

@@ -227,16 +227,20 @@ func (c *Client) get(ctx context.Context, cl *call, out any) (*response, error) 
 	if err != nil {
 		return nil, err
 	}
-	var env struct {
-		Result json.RawMessage `json:"result"`
+	result := resp.result
+	if !resp.decoded {
+		var env struct {
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(resp.body, &env); err != nil {
+			return nil, c.decodeError(cl, resp, err)
+		}
+		result = env.Result
 	}
-	if err := json.Unmarshal(resp.body, &env); err != nil {
-		return nil, c.decodeError(cl, resp, err)
-	}
-	if r := bytes.TrimSpace(env.Result); len(r) == 0 || string(r) == "null" {
+	if r := bytes.TrimSpace(result); len(r) == 0 || string(r) == "null" {
 		return nil, c.decodeError(cl, resp, errors.New("response has no result"))
 	}
-	if err := json.Unmarshal(env.Result, out); err != nil {
+	if err := json.Unmarshal(result, out); err != nil {
 		return nil, c.decodeError(cl, resp, err)
 	}
 	return resp, nil
