@@ -1,0 +1,576 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
+)
+
+// TestPrometheusEndToEnd runs the real exporter binary in --demo mode and a
+// real Prometheus (Debian package) that scrapes it every second and
+// evaluates rules.yaml every second, both on loopback, and checks what a
+// user would see on the first day:
+//
+//   - every panel query of every dashboard, with the variables substituted
+//     by real label values, returns at least one series;
+//   - every recording rule has data and /api/v1/rules reports every rule
+//     healthy;
+//   - the demo's next error spike drives CodeArtsBuildErrorRecordsSpike to
+//     pending (or firing) for the job that has it.
+//
+// The demo world is deterministic: a seed and the wall clock decide which
+// build has an error spike and when. The test asks the simulator's ground
+// truth (simulator.Truth with a clock set in the near future) which seed has
+// a spike a little after Prometheus will have started, and runs the demo
+// with that seed (--demo.seed), so the spike is a prediction the alert has
+// to meet, not luck.
+func TestPrometheusEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	promBin := requireTool(t, "prometheus")
+	began := time.Now()
+	dir := t.TempDir()
+	root := repoRoot(t)
+
+	exporterBin := filepath.Join(dir, "codearts_build_exporter")
+	build := exec.Command("go", "build", "-o", exporterBin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("built the exporter in %v", time.Since(began).Round(time.Second))
+
+	// The spike has to be counted after Prometheus has a few samples of the
+	// job (so rate() sees it as an increase), and soon enough for the time
+	// budget.
+	const minLead, maxLead = 30 * time.Second, 100 * time.Second
+	plan := findDemoSpike(t, time.Now(), minLead, maxLead)
+	t.Logf("demo seed %d: error spike of %d records in job %s, action %s, at %s (in %v); a failed build in job %s",
+		plan.seed, plan.records, plan.job, plan.action, plan.at.Format(time.TimeOnly), time.Until(plan.at).Round(time.Second), plan.failedJob)
+
+	exporterAddr := freeAddr(t)
+	exporter := startProcess(t, dir, "exporter", exporterBin,
+		"--demo", fmt.Sprintf("--demo.seed=%d", plan.seed),
+		"--web.listen-address="+exporterAddr,
+		"--state.file="+filepath.Join(dir, "state.json"),
+		"--log.level=info")
+	waitHTTP(t, exporter, "http://"+exporterAddr+"/-/ready", 30*time.Second)
+
+	promAddr := freeAddr(t)
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promCfg, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: codearts_build
+    static_configs:
+      - targets: [%q]
+`, filepath.Join(root, "rules.yaml"), exporterAddr))
+	prom := startProcess(t, dir, "prometheus", promBin,
+		"--config.file="+promCfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr,
+		"--log.level=warn")
+	waitHTTP(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
+	api := promAPI{t: t, base: "http://" + promAddr}
+
+	// The scrape works and sees the exporter.
+	eventually(t, 20*time.Second, "the codearts_build target is up", func() error {
+		if n := len(api.query(`up{job="codearts_build"} == 1`)); n != 1 {
+			return fmt.Errorf("%d up series", n)
+		}
+		return nil
+	})
+
+	dashboards := loadDashboards(t)
+	rules := loadRules(t)
+	deadline := plan.at.Add(75 * time.Second)
+
+	// Every panel query returns data. Queries are retried until the deadline:
+	// a rate() needs two samples, a quantile needs an action to have finished
+	// since Prometheus started.
+	jobs := api.labelValues("job_name", "codearts_build_job_info")
+	if len(jobs) != 4 {
+		t.Fatalf("demo jobs from codearts_build_job_info: %q, want 4", jobs)
+	}
+	pending := map[string]string{} // query id -> expression with variables substituted
+	for _, d := range dashboards {
+		vars := map[string]string{
+			"datasource": "prometheus", "exporter_job": "codearts_build", "job_name": ".+", "action": ".+",
+			"console_url": "https://example.invalid",
+		}
+		if d.UID == "codearts-build-job" {
+			vars["job_name"] = plan.job // a single-value variable: a real job
+			vars["job_id"] = api.labelValues("job_id", fmt.Sprintf(`codearts_build_job_info{job_name=%q}`, plan.job))[0]
+		}
+		// Variables resolve like Grafana does: query the label values.
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			sel, label, err := splitLabelValues(substitute(v.queryString(), vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			values := api.labelValues(label, sel)
+			if len(values) == 0 {
+				t.Errorf("%s: variable %s (%s) has no values", d.file, v.Name, v.queryString())
+			}
+			if v.Name == "job_name" && d.UID == "codearts-build-job" && !contains(values, plan.job) {
+				t.Errorf("%s: variable job_name lists %q, not the demo job %s", d.file, values, plan.job)
+			}
+		}
+		for _, q := range d.queries() {
+			pending[q.String()] = substitute(q.expr, vars)
+		}
+	}
+	for _, r := range rules.recordNames() {
+		pending["recording rule "+r] = r
+	}
+	spikeSeen := ""
+	for time.Now().Before(deadline) && (len(pending) > 0 || spikeSeen == "") {
+		for id, expr := range pending {
+			if len(api.query(expr)) > 0 {
+				delete(pending, id)
+			}
+		}
+		if spikeSeen == "" {
+			for _, a := range api.alerts() {
+				if a.Labels["alertname"] == "CodeArtsBuildErrorRecordsSpike" && a.Labels["job_name"] == plan.job {
+					spikeSeen = a.State
+					t.Logf("CodeArtsBuildErrorRecordsSpike is %s for %s, %v after the predicted spike (value %s)",
+						a.State, plan.job, time.Since(plan.at).Round(time.Second), a.Value)
+				}
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t.Errorf("no series for %s: %s", id, pending[id])
+	}
+	if spikeSeen == "" {
+		t.Errorf("CodeArtsBuildErrorRecordsSpike never became pending for job %s (spike predicted at %s); alerts: %+v; 5m error rate and baselines: %s",
+			plan.job, plan.at.Format(time.TimeOnly), api.alerts(),
+			api.queryText(`{__name__=~"job_name:codearts_build_log_error_records:rate5m.*"}`))
+	}
+
+	// Every rule is healthy: no evaluation errors (wrong types, many-to-many
+	// matches...) anywhere in rules.yaml, with real data.
+	groups := api.rules()
+	n := 0
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			n++
+			if r.Health != "ok" || r.LastError != "" {
+				t.Errorf("rule %s (group %s): health %q, error %q", r.Name, g.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	want := 0
+	for _, g := range rules.Groups {
+		want += len(g.Rules)
+	}
+	if n != want {
+		t.Errorf("Prometheus loaded %d rules, rules.yaml has %d", n, want)
+	}
+
+	// Nothing but the spike (and what the demo's failing jobs cause) should
+	// be alerting about the exporter itself.
+	for _, a := range api.alerts() {
+		switch a.Labels["alertname"] {
+		case "CodeArtsExporterDown", "CodeArtsExporterStale":
+			t.Errorf("%s is %s against a healthy demo exporter: %v", a.Labels["alertname"], a.State, a.Labels)
+		}
+	}
+	t.Logf("error records of %s counted in the last 5m: %s (the predicted spike alone has %d)", plan.job,
+		api.queryText(fmt.Sprintf(`sum(increase(codearts_build_log_records_total{job_name=%q,level="error"}[5m]))`, plan.job)), plan.records)
+	if t.Failed() {
+		t.Logf("exporter log tail:\n%s\nprometheus log tail:\n%s", exporter.tail(), prom.tail())
+	}
+	t.Logf("end-to-end test took %v", time.Since(began).Round(time.Second))
+}
+
+// TestPromtoolRules runs promtool over rules.yaml and rules_test.yaml, so
+// that `go test ./...` covers the rule unit tests too.
+func TestPromtoolRules(t *testing.T) {
+	promtool := requireTool(t, "promtool")
+	root := repoRoot(t)
+	for _, args := range [][]string{{"check", "rules", "rules.yaml"}, {"test", "rules", "rules_test.yaml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("SUCCESS")) {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// requireTool finds a Prometheus binary on PATH or in /usr/bin. Missing, it
+// fails the test in CI (CI=true) and skips it loudly elsewhere.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if p := "/usr/bin/" + name; fileExists(p) {
+		return p
+	}
+	msg := fmt.Sprintf("%s not found on PATH or in /usr/bin: install the Debian package prometheus (apt-get install -y prometheus), as ./test.sh does", name)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPED, NOT PASSED: " + msg)
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// spikePlan is what the simulator's ground truth predicts for a seed.
+type spikePlan struct {
+	seed        int64
+	job, action string
+	at          time.Time
+	records     int
+	failedJob   string
+}
+
+// findDemoSpike looks for a demo seed whose world has an error spike between
+// now+minLead and now+maxLead, and a failed build that the exporter will
+// ingest before it (so the failure panels have data). A spike is the second
+// of a step log with the most error-level records, when the step has at
+// least 100 of them within 3 seconds; the records are classified by the
+// exporter's own parser and default rules.
+func findDemoSpike(t *testing.T, now time.Time, minLead, maxLead time.Duration) spikePlan {
+	t.Helper()
+	var best *spikePlan
+	for seed := int64(1); seed <= 60; seed++ {
+		o := simulator.DemoOptions(seed)
+		o.Clock = simulator.NewManualClock(now.Add(maxLead + 30*time.Second))
+		sim, err := simulator.New(o)
+		if err != nil {
+			t.Fatalf("simulator.New(DemoOptions(%d)): %v", seed, err)
+		}
+		truth := sim.Truth()
+		var failedJob string
+		var spike *spikePlan
+		for _, j := range truth.Jobs {
+			for bi, b := range j.Builds {
+				// The exporter backfills the 2 newest builds per job and then
+				// follows new ones.
+				recent := bi >= len(j.Builds)-6 && b.StartTime.After(now.Add(-4*time.Minute))
+				if recent && b.Finished && b.Status == "FAILED" && b.FinishTime.Before(now.Add(minLead)) && failedJob == "" {
+					failedJob = j.Name
+				}
+				if !b.ErrorSpike {
+					continue
+				}
+				for _, st := range b.Stages {
+					at, n := densestErrorSecond(st.Log)
+					if n < 100 || at.Before(now.Add(minLead)) || at.After(now.Add(maxLead)) {
+						continue
+					}
+					if spike == nil || at.Before(spike.at) {
+						spike = &spikePlan{seed: seed, job: j.Name, action: st.DisplayName, at: at, records: n}
+					}
+				}
+			}
+		}
+		if spike == nil || failedJob == "" {
+			continue
+		}
+		spike.failedJob = failedJob
+		if best == nil || spike.at.Before(best.at) {
+			best = spike
+		}
+		if best.at.Before(now.Add(minLead + 20*time.Second)) {
+			break
+		}
+	}
+	if best == nil {
+		t.Fatalf("no demo seed in 1..60 has an error spike between %v and %v from now and a failed build: has the demo (simulator.DemoOptions) lost its error spikes?", minLead, maxLead)
+	}
+	return *best
+}
+
+// densestErrorSecond returns the start of the 3-second window of a log with
+// the most error-level records, and their number.
+func densestErrorSecond(log string) (time.Time, int) {
+	perSec := map[int64]int{}
+	s := parser.NewStream(parser.DefaultRules(), func(r *parser.Record) {
+		if r.HasTime && r.Level == parser.LevelError {
+			perSec[r.UnixMilli/1000]++
+		}
+	})
+	_, _ = s.WriteString(log)
+	s.Flush()
+	var bestSec int64
+	best := 0
+	for sec := range perSec {
+		n := perSec[sec] + perSec[sec+1] + perSec[sec+2]
+		if n > best || n == best && sec < bestSec {
+			best, bestSec = n, sec
+		}
+	}
+	return time.Unix(bestSec, 0), best
+}
+
+// substitute replaces Grafana variables the way Grafana would for these
+// dashboards: $x and ${x} by the chosen values, the interval variables by
+// fixed ranges that work with a 1 s scrape interval.
+func substitute(s string, vars map[string]string) string {
+	fixed := map[string]string{
+		"__rate_interval": "1m", "__interval": "15s", "__range": "5m", "__range_s": "300", "__range_ms": "300000",
+	}
+	return varRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := varRef.FindStringSubmatch(m)
+		name := sub[1] + sub[2]
+		if v, ok := fixed[name]; ok {
+			return v
+		}
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// process is a child process whose output goes to a file.
+type process struct {
+	name, logPath string
+	cmd           *exec.Cmd
+	done          chan struct{}
+}
+
+func startProcess(t *testing.T, dir, name, bin string, args ...string) *process {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) tail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHTTP(t *testing.T, p *process, u string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if p.exited() {
+			t.Fatalf("%s exited before %s answered:\n%s", p.name, u, p.tail())
+		}
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not ready after %v (%v):\n%s", p.name, u, timeout, err, p.tail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v: %v", what, timeout, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// promAPI is a minimal client of Prometheus' HTTP API.
+type promAPI struct {
+	t    *testing.T
+	base string
+}
+
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+}
+
+type promAlert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+	Value  string            `json:"value"`
+}
+
+type promRuleGroup struct {
+	Name  string `json:"name"`
+	Rules []struct {
+		Name      string `json:"name"`
+		Health    string `json:"health"`
+		LastError string `json:"lastError"`
+		Type      string `json:"type"`
+	} `json:"rules"`
+}
+
+func (a promAPI) get(path string, params url.Values, into any) {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path+"?"+params.Encode(), nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Status    string          `json:"status"`
+		Data      json.RawMessage `json:"data"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		a.t.Fatalf("GET %s %v: %v", path, params, err)
+	}
+	if env.Status != "success" {
+		a.t.Fatalf("GET %s %v: %s: %s", path, params, env.ErrorType, env.Error)
+	}
+	if err := json.Unmarshal(env.Data, into); err != nil {
+		a.t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// query runs an instant query; a PromQL error fails the test at once (a
+// dashboard query Prometheus cannot parse is a bug, not a missing sample).
+func (a promAPI) query(expr string) []promSeries {
+	a.t.Helper()
+	var data struct {
+		ResultType string       `json:"resultType"`
+		Result     []promSeries `json:"result"`
+	}
+	a.get("/api/v1/query", url.Values{"query": {expr}}, &data)
+	if data.ResultType == "scalar" {
+		return []promSeries{{}}
+	}
+	return data.Result
+}
+
+func (a promAPI) queryText(expr string) string {
+	var parts []string
+	for _, s := range a.query(expr) {
+		parts = append(parts, fmt.Sprintf("%v=%v", s.Metric, s.Value))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a promAPI) labelValues(label, selector string) []string {
+	a.t.Helper()
+	var values []string
+	a.get("/api/v1/label/"+label+"/values", url.Values{"match[]": {selector}}, &values)
+	return values
+}
+
+func (a promAPI) alerts() []promAlert {
+	a.t.Helper()
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	a.get("/api/v1/alerts", nil, &data)
+	return data.Alerts
+}
+
+func (a promAPI) rules() []promRuleGroup {
+	a.t.Helper()
+	var data struct {
+		Groups []promRuleGroup `json:"groups"`
+	}
+	a.get("/api/v1/rules", nil, &data)
+	return data.Groups
+}
