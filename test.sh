@@ -5,6 +5,7 @@
 # what the tests need from Debian's packages, once and only when missing:
 #   prometheus  -> promtool and prometheus (metric lint, rule tests, end to end)
 #   docker.io   -> dockerd for the Docker image test
+#   ca-certificates -> the CA bundle copied into the image
 # then: gofmt check, go vet, go test -race, and scripts/docker-test.sh if present.
 # Any failure exits non-zero.
 set -euo pipefail
@@ -20,6 +21,7 @@ fi
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates) # the image's CA bundle
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     step "installing ${missing[*]} (Debian packages)"
