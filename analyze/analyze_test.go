@@ -161,10 +161,10 @@ func TestTextFormat(t *testing.T) {
 	for _, want := range []string{
 		"== testdata/maven-npm-go.log\n",
 		"build:   FAILURE (result failure), 2026-10-02 06:03:11.204Z .. 2026-10-02 06:03:57.501Z, duration 46.297s\n",
-		"records: 33 (error 7, warning 4, info 21, debug 1), 38 lines, 3146 bytes\n",
+		"records: 33 (error 7, warning 3, info 22, debug 1), 38 lines, 3146 bytes\n",
 		"ACTION     TAG                    START                     DURATION  RESULT   ENDED BY    ERROR  WARN  INFO  DEBUG  FIRST ERROR\n",
 		"Maven构建  Maven构建:maven_build  2026-10-02 06:03:11.318Z  9.384s    success  marker      0      1     10    1      -\n",
-		"Go test    Go test:go_test        2026-10-02 06:03:49.240Z  8.261s    failure  end-of-log  7      1     5     0      line 25: --- FAIL: TestParseOrder (0.00s)\n",
+		"Go test    Go test:go_test        2026-10-02 06:03:49.240Z  8.261s    failure  end-of-log  7      0     6     0      line 25: --- FAIL: TestParseOrder (0.00s)\n",
 		"first error: line 25, action Go test, output: --- FAIL: TestParseOrder (0.00s)\n",
 		"== testdata/build-step-excerpt-success.log\n",
 		"build:   no Finished: line (result unknown)",

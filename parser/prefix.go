@@ -265,3 +265,67 @@ func monthNumber(a, b, c byte) int {
 	}
 	return 0
 }
+
+// dateCache remembers the date and offset part of the last prefix: records
+// of one log almost always share them, so only the time of day has to be
+// checked and converted. It is an optimisation only; a miss falls back to
+// matchPrefix.
+type dateCache struct {
+	form       uint8 // 0 = empty, 1 or 2
+	n          int   // prefix length
+	k1, k2, k3 uint64
+	base       int64 // Unix ms of 00:00:00.000 of the cached local date
+}
+
+func le64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// timeOfDay parses "HH:MM:SS.mmm GM" at the start of t (validated; the rest
+// of the prefix is compared by the caller) into milliseconds.
+func timeOfDay(t []byte) (int64, bool) {
+	_ = t[14]
+	if t[2] != ':' || t[5] != ':' || t[8] != '.' || t[12] != ' ' || t[13] != 'G' || t[14] != 'M' {
+		return 0, false
+	}
+	hh, mi, ss := dig2(t[0], t[1]), dig2(t[3], t[4]), dig2(t[6], t[7])
+	m3 := int(t[11] - '0')
+	ms := dig2(t[9], t[10])*10 + m3
+	if hh > 23 || mi > 59 || ss > 59 || m3 > 9 || ms > 999 {
+		return 0, false
+	}
+	return int64((hh*3600+mi*60+ss)*1000 + ms), true
+}
+
+// match is matchPrefix with the cache in front.
+func (c *dateCache) match(b []byte) (prefixResult, int, int64) {
+	switch c.form {
+	case 1:
+		if len(b) >= form1Len && le64(b[1:]) == c.k1 && le64(b[3:]) == c.k2 && le64(b[27:]) == c.k3 && b[11] == ' ' {
+			if tod, ok := timeOfDay(b[12:]); ok {
+				return prefixYes, form1Len, c.base + tod
+			}
+			return prefixNo, 0, 0
+		}
+	case 2:
+		if n := c.n; len(b) >= n && le64(b) == c.k1 && le64(b[n-31:]) == c.k2 && le64(b[n-8:]) == c.k3 {
+			if tod, ok := timeOfDay(b[n-23:]); ok {
+				return prefixYes, n, c.base + tod
+			}
+			return prefixNo, 0, 0
+		}
+	}
+	r, n, ms := matchPrefix(b)
+	if r == prefixYes {
+		if b[1]-'0' < 10 {
+			c.form, c.n, c.k1, c.k2, c.k3 = 1, n, le64(b[1:]), le64(b[3:]), le64(b[27:])
+		} else {
+			c.form, c.n, c.k1, c.k2, c.k3 = 2, n, le64(b), le64(b[n-31:]), le64(b[n-8:])
+		}
+		tod, _ := timeOfDay(b[n-23:])
+		c.base = ms - tod
+	}
+	return r, n, ms
+}
