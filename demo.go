@@ -16,10 +16,6 @@ import (
 // /metrics changes within seconds of start.
 func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) {
 	o := simulator.DemoOptions(seed)
-	// The simulator's 429 says "limit:10,time:1 minute", which the client
-	// rightly adopts as its new rate: one injected 429 would slow the demo
-	// to 10 calls a minute. The other faults keep the retry path busy.
-	o.Faults.Kinds = []simulator.FaultKind{simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}
 	sim, err := simulator.New(o)
 	if err != nil {
 		return nil, nil, err
