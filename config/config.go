@@ -178,7 +178,9 @@ func (a *Auth) Method() string {
 	}
 }
 
-// Rules returns the compiled severity rules.
+// Rules returns the compiled effective severity rules. It is nil for a
+// Config that Load did not make (such as Default()), which the collector
+// takes as the built-in rules.
 func (c *Config) Rules() *parser.Rules { return c.rules }
 
 // EffectiveSeverityRules returns the rules in the order they are tried:
@@ -250,7 +252,7 @@ func unwrapPathError(err error) error {
 }
 
 func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	errs := &collector{file: file}
+	errs := &problems{file: file}
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -281,7 +283,7 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		return nil, errs.list
 	}
 
-	v := validator{collector: errs, dir: filepath.Dir(file), lookupEnv: lookupEnv}
+	v := validator{problems: errs, dir: filepath.Dir(file), lookupEnv: lookupEnv}
 	v.validate(cfg)
 	if len(errs.list) > 0 {
 		return nil, errs.list
@@ -290,7 +292,7 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 }
 
 type validator struct {
-	*collector
+	*problems
 	dir       string
 	lookupEnv func(string) (string, bool)
 }

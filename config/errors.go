@@ -37,24 +37,24 @@ func (l ErrorList) Error() string {
 	return strings.Join(s, "\n")
 }
 
-// collector gathers errors and knows where each key of the file is.
-type collector struct {
+// problems gathers errors and knows where each key of the file is.
+type problems struct {
 	file  string
 	index *nodeIndex
 	list  ErrorList
 }
 
-func (c *collector) add(line int, format string, args ...any) {
+func (c *problems) add(line int, format string, args ...any) {
 	c.list = append(c.list, &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // addAt reports a problem at the line of path (e.g. "jobs[2].id"), or of the
 // nearest enclosing key that is present in the file.
-func (c *collector) addAt(path string, format string, args ...any) {
+func (c *problems) addAt(path string, format string, args ...any) {
 	c.add(c.line(path), format, args...)
 }
 
-func (c *collector) line(path string) int {
+func (c *problems) line(path string) int {
 	if c.index == nil {
 		return 0
 	}
@@ -132,7 +132,7 @@ var (
 )
 
 // yamlError turns a yaml.v3 error into file:line errors in our own words.
-func (c *collector) yamlError(err error, ix *nodeIndex) {
+func (c *problems) yamlError(err error, ix *nodeIndex) {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		for _, s := range te.Errors {
