@@ -60,6 +60,11 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	// budget.
 	const minLead, maxLead = 30 * time.Second, 100 * time.Second
 	plan := findDemoSpike(t, time.Now(), minLead, maxLead)
+	for try := 0; try < 3 && time.Until(plan.at) < minLead*2/3; try++ {
+		// The search itself took long (a loaded machine, -race): look again
+		// from now rather than start the exporter too close to the spike.
+		plan = findDemoSpike(t, time.Now(), minLead, maxLead)
+	}
 	t.Logf("demo seed %d: error spike of %d records in job %s, action %s, at %s (in %v); a failed build in job %s",
 		plan.seed, plan.records, plan.job, plan.action, plan.at.Format(time.TimeOnly), time.Until(plan.at).Round(time.Second), plan.failedJob)
 
