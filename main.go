@@ -299,8 +299,8 @@ func checkConfig(configFile, webConfigFile string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		status = 1
 	} else {
-		fmt.Fprintf(stdout, "%s: OK: %d jobs, %s authentication, %d severity rules\n",
-			configFile, len(c.Jobs), c.CodeArts.Auth.Method(), len(c.EffectiveSeverityRules()))
+		fmt.Fprintf(stdout, "%s: OK: %s, %s authentication, %s\n", configFile,
+			count(len(c.Jobs), "job"), c.CodeArts.Auth.Method(), count(len(c.EffectiveSeverityRules()), "severity rule"))
 	}
 	if webConfigFile != "" {
 		if err := web.Validate(webConfigFile); err != nil {
@@ -311,4 +311,11 @@ func checkConfig(configFile, webConfigFile string, stdout, stderr io.Writer) int
 		}
 	}
 	return status
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

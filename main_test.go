@@ -723,3 +723,21 @@ func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
 	require.Equal(t, http.StatusOK, call(http.MethodGet, "/metrics", "dave", "dave123"))
 	require.Equal(t, http.StatusOK, call(http.MethodPost, "/-/reload", "dave", "dave123"))
 }
+
+// TestReadmeConfigExample keeps the README's minimal configuration valid.
+func TestReadmeConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "A minimal `codearts_build_exporter.yml`:\n\n```yaml\n")
+	require.True(t, ok, "README has the minimal config example")
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	path := filepath.Join(t.TempDir(), "codearts_build_exporter.yml")
+	require.NoError(t, os.WriteFile(path, []byte(example), 0o600))
+
+	cmd := exec.Command(binary, "--config.check", "--config.file="+path)
+	cmd.Env = append(os.Environ(), "CODEARTS_SECRET_KEY=from-the-environment")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "OK: 1 job, aksk authentication")
+}
