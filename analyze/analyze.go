@@ -50,7 +50,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app.HelpFlag.Short('h')
 	format := app.Flag("format", "Output format: text, json or openmetrics.").Default("text").Enum("text", "json", "openmetrics")
 	jobName := app.Flag("job-name", "Value of the job_name label in openmetrics output.").Default("local").String()
-	rulesFile := app.Flag("rules.file", "YAML file with the severity rules for tool output (a list of {name, match|regex, level}); replaces the defaults.").PlaceHolder("PATH").String()
+	rulesFile := app.Flag("rules.file", "YAML file with severity rules for tool output (a list of {name, match|regex, level}), tried before the default rules, like severity_rules in the exporter config.").PlaceHolder("PATH").String()
+	defaultRules := app.Flag("default-rules", "Also apply the default severity rules (after those of --rules.file); --no-default-rules keeps only yours.").Default("true").Bool()
 	files := app.Arg("file", "Build log files; - reads standard input.").Required().Strings()
 
 	// kingpin turns a lone "-" into an empty argument; carry it through
@@ -82,8 +83,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	rules := parser.DefaultRules()
-	if *rulesFile != "" {
-		rules, err = loadRules(*rulesFile)
+	if *rulesFile != "" || !*defaultRules {
+		rules, err = loadRules(*rulesFile, *defaultRules)
 		if err != nil {
 			fmt.Fprintf(stderr, "analyze: %v\n", err)
 			return exitInput
@@ -182,19 +183,27 @@ func analyzeFile(name string, stdin io.Reader, rules *parser.Rules) (*parser.Ana
 	return z.Finish(), nil
 }
 
-func loadRules(path string) (*parser.Rules, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules file: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+// loadRules reads the rules file (if any) and appends the defaults when
+// withDefaults is set: the same order as severity_rules and
+// keep_default_severity_rules in the exporter config.
+func loadRules(path string, withDefaults bool) (*parser.Rules, error) {
 	var cfg []parser.RuleConfig
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("rules file %s: empty (it must be a YAML list of rules)", path)
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("rules file: %w", err)
 		}
-		return nil, fmt.Errorf("rules file %s: %w", path, err)
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("rules file %s: empty (it must be a YAML list of rules)", path)
+			}
+			return nil, fmt.Errorf("rules file %s: %w", path, err)
+		}
+	}
+	if withDefaults {
+		cfg = append(cfg, parser.DefaultRuleConfigs()...)
 	}
 	rules, err := parser.CompileRules(cfg)
 	if err != nil {

@@ -264,19 +264,34 @@ func TestRulesFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "", "--format=json", "--rules.file="+p, "testdata/maven-npm-go.log")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
+	levels := func(args ...string) jsonLevels {
+		t.Helper()
+		code, out, errOut := run(t, "", append([]string{"--format=json"}, append(args, "testdata/maven-npm-go.log")...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var doc jsonDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Logs[0].Levels
 	}
-	var doc jsonDoc
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
+	// Defaults: 7 errors (npm ERR! among them), 3 warnings, 1 debug.
+	if lv := levels(); lv != (jsonLevels{Error: 7, Warning: 3, Info: 22, Debug: 1}) {
+		t.Errorf("defaults: %+v", lv)
 	}
-	// Only the custom rules apply to output: "npm WARN" and "npm ERR!" are
-	// warnings, webpack's line is debug, nothing else in the output is
-	// classified; platform levels are unchanged (one ERROR).
-	if lv := doc.Logs[0].Levels; lv.Error != 1 || lv.Warning != 2 || lv.Debug != 1 {
-		t.Errorf("levels with custom rules: %+v", lv)
+	// Custom rules come first: "npm ERR!" is now a warning, webpack's line debug.
+	if lv := levels("--rules.file=" + p); lv != (jsonLevels{Error: 6, Warning: 4, Info: 21, Debug: 2}) {
+		t.Errorf("custom rules before the defaults: %+v", lv)
+	}
+	// Only the custom rules: tool output is info unless they match; the
+	// platform levels (one ERROR) do not depend on rules.
+	if lv := levels("--rules.file="+p, "--no-default-rules"); lv != (jsonLevels{Error: 1, Warning: 2, Info: 29, Debug: 1}) {
+		t.Errorf("custom rules only: %+v", lv)
+	}
+	// No rules at all.
+	if lv := levels("--no-default-rules"); lv.Error != 1 || lv.Warning != 0 || lv.Debug != 0 {
+		t.Errorf("no rules: %+v", lv)
 	}
 }
 
