@@ -96,6 +96,7 @@ scripts/docker-build.sh "$tag"
 inspect() { docker image inspect --format "$1" "$tag"; }
 user=$(inspect '{{.Config.User}}')
 [ "$user" = "65534:65534" ] || die "image user is '$user', want 65534:65534 (non-root)"
+# shellcheck disable=SC2016 # a Go template, not a shell expansion
 ports=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 [[ "$ports" == *"19876/tcp"* ]] || die "image exposes '$ports', want 19876/tcp (the default listen port)"
 entry=$(inspect '{{json .Config.Entrypoint}}')
@@ -104,7 +105,7 @@ cmd=$(inspect '{{json .Config.Cmd}}')
 [[ "$cmd" == *'--config.file=/etc/codearts_build_exporter/config.yml'* ]] || die "default command $cmd has no --config.file"
 for label in title source version revision created; do
   value=$(inspect "{{index .Config.Labels \"org.opencontainers.image.$label\"}}")
-  [ -n "$value" ] && [ "$value" != unknown ] || die "OCI label org.opencontainers.image.$label is '$value'"
+  if [ -z "$value" ] || [ "$value" = unknown ]; then die "OCI label org.opencontainers.image.$label is '$value'"; fi
 done
 size=$(inspect '{{.Size}}')
 [ "$size" -lt $((60 * 1024 * 1024)) ] || die "image is $size bytes: more than a static binary and a CA bundle"
