@@ -110,9 +110,9 @@ func TestActionRuns(t *testing.T) {
 			result: "unknown",
 		},
 		{
-			name: "same tag started twice",
-			log: logOf("INFO|R:r|该步骤开始执行", "INFO|R:r|该步骤开始执行", "INFO|R:r|该步骤执行失败"),
-			runs: []runSummary{{"R:r", "unknown", "next-start", 0, 1, 0, 1}, {"R:r", "failure", "marker", 1, 2, 0, 2}},
+			name:   "same tag started twice",
+			log:    logOf("INFO|R:r|该步骤开始执行", "INFO|R:r|该步骤开始执行", "INFO|R:r|该步骤执行失败"),
+			runs:   []runSummary{{"R:r", "unknown", "next-start", 0, 1, 0, 1}, {"R:r", "failure", "marker", 1, 2, 0, 2}},
 			labels: map[string]int64{"R/platform/info": 3},
 			result: "unknown",
 		},

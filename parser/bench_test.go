@@ -90,10 +90,11 @@ func feed(st *Stream, data []byte, chunk int) {
 }
 
 // BenchmarkParse measures the Stream with the default rules (in 64 KiB
-// chunks, as analyze reads files, and in one piece) and the plain regexp
-// baseline on the same generated log, in one `go test -bench` run:
+// chunks, as analyze reads files, and in one piece), the Stream without
+// severity rules, and the plain regexp baseline with and without rules, on
+// the same generated log in one `go test -bench` run:
 //
-//	go test -run '^$' -bench Parse -benchtime 5x ./parser/
+//	go test -run '^$' -bench Parse -benchtime 3x ./parser/
 func BenchmarkParse(b *testing.B) {
 	data := benchLog(b, *benchMB)
 	var s sink
@@ -107,6 +108,10 @@ func BenchmarkParse(b *testing.B) {
 	})
 	b.Run("regexp-baseline", func(b *testing.B) {
 		p := newRegexpParser(DefaultRuleConfigs())
+		measure(b, data, &s, func() { p.parse(data, s.emit) })
+	})
+	b.Run("regexp-baseline-no-rules", func(b *testing.B) {
+		p := newRegexpParser(nil)
 		measure(b, data, &s, func() { p.parse(data, s.emit) })
 	})
 }
