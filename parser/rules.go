@@ -33,12 +33,13 @@ type RuleConfig struct {
 // Regex must contain); for each literal one "anchor" byte is chosen, and a
 // message is scanned once per distinct anchor byte with bytes.IndexByte. A
 // regex only runs when its literal was found. Regexes anchored at the message
-// start are pre-checked against the set of bytes a match can begin with.
-// Only a regex with neither runs on every output record.
+// start are pre-checked against the set of bytes a match can begin with, and
+// a regex that is one literal with ^, $, \b (or a leading X+) is evaluated
+// without package regexp at all. Only a regex with neither a literal nor a
+// first-byte set runs on every output record.
 type Rules struct {
 	rules  []compiledRule
 	groups []anchorGroup
-	start  []int // regex rules with a first-byte set, checked at msg[0]
 	always []int // regex rules without any prefilter
 	// startBy lists, per first byte of a message, the start rules whose
 	// first-byte set holds it (in rule order).
@@ -425,7 +426,6 @@ func (r *Rules) buildPrefilter() {
 				grp.single = append(grp.single, e)
 			}
 		case cr.first != nil:
-			r.start = append(r.start, i)
 			for c := range cr.first {
 				if cr.first[c] {
 					r.startBy[c] = append(r.startBy[c], i)
@@ -446,9 +446,9 @@ func (r *Rules) buildPrefilter() {
 	}
 }
 
-// Anchors returns the anchor bytes the prefilter scans for, in scan order
+// anchors returns the anchor bytes the prefilter scans for, in scan order
 // (for tests and docs).
-func (r *Rules) Anchors() []byte {
+func (r *Rules) anchors() []byte {
 	var b []byte
 	for _, g := range r.groups {
 		b = append(b, g.b)
