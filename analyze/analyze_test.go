@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -400,9 +401,47 @@ func promtool(t *testing.T) string {
 	return p
 }
 
+// A log without any timestamp (or an empty one) still gives valid
+// OpenMetrics, stamped with the current time.
+func TestOpenMetricsWithoutTimes(t *testing.T) {
+	saved := now
+	now = func() time.Time { return time.Unix(1790000000, 0) }
+	defer func() { now = saved }()
+	p := filepath.Join(t.TempDir(), "plain.log")
+	if err := os.WriteFile(p, []byte("no prefix here\nnor here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := openMetrics(t, p)
+	for _, want := range []string{
+		`codearts_build_log_records_total{action="job",job_name="local",level="info",source="output"} 1.0 1790000000` + "\n",
+		`codearts_build_log_bytes_total{job_name="local"} 24.0 1790000000` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "duration_seconds") {
+		t.Errorf("no runs and no finished build, yet durations:\n%s", out)
+	}
+}
+
 func TestPromtoolAcceptsOpenMetrics(t *testing.T) {
 	pt := promtool(t)
-	for _, args := range [][]string{logFiles(t), {"testdata/build-step-excerpt-success.log"}} {
+	empty := filepath.Join(t.TempDir(), "empty.log")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{`__name__="codearts_build_log_bytes_total"`, `__name__="codearts_build_log_records_total"`,
+		`__name__="codearts_build_action_duration_seconds_bucket"`, `__name__="codearts_build_duration_seconds_count"`}
+	for _, tc := range []struct {
+		args   []string
+		series []string
+	}{
+		{logFiles(t), all},
+		{[]string{"testdata/build-step-excerpt-success.log"}, all[:3]}, // no Finished: line
+		{[]string{empty}, all[:1]},                                     // nothing but the byte count
+	} {
+		args := tc.args
 		out := openMetrics(t, append([]string{"--job-name=backend-ci"}, args...)...)
 
 		check := exec.Command(pt, "check", "metrics")
@@ -431,7 +470,7 @@ func TestPromtoolAcceptsOpenMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatalf("promtool tsdb dump: %v\n%s", err, dump)
 		}
-		for _, want := range []string{`__name__="codearts_build_log_bytes_total"`, `__name__="codearts_build_log_records_total"`, `__name__="codearts_build_action_duration_seconds_bucket"`} {
+		for _, want := range tc.series {
 			if !strings.Contains(string(dump), want) {
 				t.Errorf("tsdb dump lacks %s", want)
 			}
