@@ -28,6 +28,11 @@ const (
 // stdinArg stands for "-" while kingpin parses (NUL cannot occur in a path).
 const stdinArg = "\x00stdin"
 
+// Paths are paths: kingpin would otherwise read the arguments of
+// `analyze @build.log` from build.log. The switch is global to kingpin, and
+// the exporter's own flags have no use for @file expansion either.
+func init() { kingpin.EnableFileExpansion = false }
+
 // now is the clock used for the OpenMetrics timestamp of logs without any
 // time in them; tests replace it.
 var now = time.Now

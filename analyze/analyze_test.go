@@ -192,6 +192,24 @@ func TestStdin(t *testing.T) {
 	}
 }
 
+// A file whose name starts with @ is analysed, not read as a list of
+// arguments (kingpin's @file expansion).
+func TestAtFileName(t *testing.T) {
+	data, err := os.ReadFile("testdata/sep14-cache-checkout-failure.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := filepath.Join(t.TempDir(), "@build.log")
+	if err := os.WriteFile(at, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Dir(at))
+	code, out, errOut := run(t, "", "--format=json", "@build.log")
+	if code != 0 || !strings.Contains(out, `"file": "@build.log"`) {
+		t.Fatalf("@build.log: exit %d, stderr %q, stdout starts %.200q", code, errOut, out)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(5, 6))
