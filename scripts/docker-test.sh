@@ -30,6 +30,19 @@ cannot_run() {
   exit 0
 }
 
+# Lint first: it needs no daemon. dockerfilelint comes from the npm registry.
+if command -v npx >/dev/null 2>&1; then
+  lint=$(npx --yes dockerfilelint Dockerfile 2>&1) || die "npx dockerfilelint Dockerfile:
+$lint"
+  case "$lint" in
+    *"Issues: None found"*) log "dockerfilelint: no issues" ;;
+    *) die "npx dockerfilelint Dockerfile reports issues:
+$lint" ;;
+  esac
+else
+  cannot_run "no npx (Node.js) for dockerfilelint"
+fi
+
 command -v docker >/dev/null 2>&1 || cannot_run "no docker CLI (apt-get install docker.io)"
 
 work=$(mktemp -d /tmp/codearts-docker.XXXXXX)
