@@ -204,8 +204,8 @@ func TestCustomRulesInStream(t *testing.T) {
 }
 
 func TestAnchorsAreFew(t *testing.T) {
-	// Each anchor is one IndexByte pass over every output message; the
-	// defaults must stay cheap.
+	// Up to four anchors share one SIMD pass over every output message
+	// (anchorscan.go); each hit costs a check. The defaults must stay cheap.
 	if a := DefaultRules().anchors(); len(a) > 3 {
 		t.Errorf("default rules scan for %d anchor bytes %q; keep it at 3 or fewer", len(a), a)
 	}

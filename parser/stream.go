@@ -1,6 +1,9 @@
 package parser
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // StreamState is what a Stream carries between writes. It is a deep copy,
 // JSON-serialisable (Pending is base64 in JSON, so any bytes survive), so a
@@ -264,11 +267,11 @@ func parseAfterPrefix(rules *Rules, buf []byte, start, end, n int, ms int64, r *
 	// first, which showed up at 15% of the parse time.
 	r.Raw, r.HasTime, r.UnixMilli = raw, true, ms
 	rest := raw[n:]
-	if m, lvl, tag, ok := platformHeader(rest); ok {
+	if m, lvl, tag, cut, ok := platformHeader(rest); ok {
 		r.Source, r.Level = SourcePlatform, lvl
 		if len(tag) > 0 {
 			r.Tag = tag
-			r.Action, r.ActionID = splitTag(tag)
+			r.Action, r.ActionID = splitTagAt(tag, cut)
 		} else {
 			r.Tag, r.Action, r.ActionID = nil, nil, nil
 		}
@@ -299,14 +302,19 @@ func splitTag(tag []byte) (display, id []byte) {
 			}
 		}
 	}
-	switch {
-	case colon >= 0:
-		display, id = tag[:colon], tag[colon+1:]
-	case hash >= 0:
-		display, id = tag[:hash], tag[hash+1:]
-	default:
+	if colon < 0 {
+		colon = hash
+	}
+	return splitTagAt(tag, colon)
+}
+
+// splitTagAt splits tag at cut, the position of its last ':' or, if it has
+// none, of its first '#' (-1: neither), as splitTag does.
+func splitTagAt(tag []byte, cut int) (display, id []byte) {
+	if cut < 0 {
 		return tag, nil
 	}
+	display, id = tag[:cut], tag[cut+1:]
 	if len(display) == 0 {
 		display = tag
 	}
@@ -318,42 +326,62 @@ const (
 	maxTagLen   = 512
 )
 
+// tagScan finds the bytes that matter in a TAG: the closing ']', a line
+// end (no TAG spans lines) and ':' (where DISPLAY and id are cut). Tags are
+// 20-50 bytes, mostly UTF-8; one SIMD pass beats a byte loop.
+var tagScan = newAnchorScanner([]byte("]:\n\r"))
+
 // platformHeader recognises " [LEVEL] [TAG] : ", " [LEVEL]  : " and
 // " [LEVEL] : " at the start of b (the text right after the prefix). The
 // colon may also end the line or the record. It returns where the message
-// starts.
-func platformHeader(b []byte) (msg int, lvl Level, tag []byte, ok bool) {
+// starts and, for splitTagAt, where the TAG is cut into DISPLAY and id (its
+// last ':', else its first '#', else -1), found in the same pass over the
+// TAG.
+func platformHeader(b []byte) (msg int, lvl Level, tag []byte, cut int, ok bool) {
 	if len(b) < 5 || b[0] != ' ' || b[1] != '[' {
-		return 0, 0, nil, false
+		return 0, 0, nil, -1, false
 	}
 	j := 2
-	for j < len(b) && j < 2+maxLevelLen && isASCIILetter(b[j]) {
+	for j < len(b) && j < 2+maxLevelLen && asciiLetter[b[j]] {
 		j++
 	}
 	if j == 2 || j >= len(b) || b[j] != ']' {
-		return 0, 0, nil, false
+		return 0, 0, nil, -1, false
 	}
-	lvl = platformLevel(b[2:j])
 	k := j + 1
 	if m, ok := colonSep(b, k); ok {
-		return m, lvl, nil, true
+		return m, platformLevel(b[2:j]), nil, -1, true
 	}
 	if k+1 >= len(b) || b[k] != ' ' || b[k+1] != '[' {
-		return 0, 0, nil, false
+		return 0, 0, nil, -1, false
 	}
 	t0 := k + 2
 	lim := min(len(b), t0+maxTagLen+1)
-	for e := t0; e < lim; e++ {
-		switch b[e] {
-		case ']':
-			if m, ok := colonSep(b, e+1); ok {
-				return m, lvl, b[t0:e], true
+	colon := -1
+	for base := t0; base < lim; base += 64 {
+		for mask := tagScan.mask64(b[base:lim]); mask != 0; mask &= mask - 1 {
+			e := base + bits.TrailingZeros64(mask)
+			switch b[e] {
+			case ']':
+				m, ok := colonSep(b, e+1)
+				if !ok {
+					continue // a ']' inside the TAG
+				}
+				tag = b[t0:e]
+				if colon >= 0 {
+					cut = colon - t0
+				} else {
+					cut = bytes.IndexByte(tag, '#') // -1 if none
+				}
+				return m, platformLevel(b[2:j]), tag, cut, true
+			case ':':
+				colon = e // the last ':' inside the TAG so far
+			default: // '\n', '\r'
+				return 0, 0, nil, -1, false
 			}
-		case '\n', '\r':
-			return 0, 0, nil, false
 		}
 	}
-	return 0, 0, nil, false
+	return 0, 0, nil, -1, false
 }
 
 // colonSep matches " :" or "  :" at b[k:] followed by a space (consumed),
@@ -381,6 +409,13 @@ func colonSep(b []byte, k int) (int, bool) {
 	}
 	return 0, false
 }
+
+var asciiLetter = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isASCIILetter(byte(c))
+	}
+	return t
+}()
 
 func isASCIILetter(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' }
 

@@ -1,0 +1,13 @@
+package parser
+
+// maskAnchors returns, for 16 <= n <= 64, a bit per byte of p[:n] (bit i
+// for p[i]) that is set where the byte equals one of the four anchor bytes
+// of v. SSE2, or AVX2 where the CPU has it; in anchorscan_amd64.s.
+//
+//go:noescape
+func maskAnchors(p *byte, n int, v *anchorVec) uint64
+
+// useAVX2 is read by maskAnchors.
+var useAVX2 = cpuHasAVX2()
+
+func cpuHasAVX2() bool

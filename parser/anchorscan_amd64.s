@@ -1,0 +1,129 @@
+#include "textflag.h"
+
+// func maskAnchors(p *byte, n int, v *anchorVec) uint64
+//
+// For 16 <= n <= 64: a bit per byte of p[:n] (bit i for p[i]) that is set
+// where the byte equals one of the four anchor bytes of v.
+//
+// SSE2 only (part of every amd64 CPU, GOAMD64=v1): per 16-byte block, four
+// PCMPEQB against the broadcast anchor bytes, OR-ed together, PMOVMSKB to
+// 16 bits, shifted into place. A last partial block is read as the 16 bytes
+// ending at p[n-1], which overlap the previous block; the overlapping bits
+// are the same, so OR-ing them in again is harmless. Nothing outside p[:n]
+// is read.
+//
+// With AVX2 (useAVX2, checked once at start-up) and n >= 32, two 32-byte
+// blocks do the same: the first 32 bytes and the 32 ending at p[n-1].
+TEXT ·maskAnchors(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), BX
+	MOVQ v+16(FP), DI
+	CMPQ BX, $32
+	JLT  sse2
+	CMPB ·useAVX2(SB), $0
+	JNE  avx2
+sse2:
+	MOVOU 0(DI), X4
+	MOVOU 16(DI), X5
+	MOVOU 32(DI), X6
+	MOVOU 48(DI), X7
+	XORQ AX, AX          // result mask
+	XORQ CX, CX          // bit position of the current block
+	LEAQ -16(BX), R8     // last block start
+loop:
+	CMPQ CX, R8
+	JGT  tail            // fewer than 16 bytes left
+	MOVOU (SI)(CX*1), X0
+	MOVO X0, X1
+	MOVO X0, X2
+	MOVO X0, X3
+	PCMPEQB X4, X0
+	PCMPEQB X5, X1
+	PCMPEQB X6, X2
+	PCMPEQB X7, X3
+	POR X1, X0
+	POR X3, X2
+	POR X2, X0
+	PMOVMSKB X0, DX      // 16 bits, zero-extended
+	SHLQ CX, DX
+	ORQ DX, AX
+	ADDQ $16, CX
+	JMP loop
+tail:
+	CMPQ CX, BX
+	JGE done             // n was a multiple of 16
+	MOVQ R8, CX
+	MOVOU (SI)(CX*1), X0
+	MOVO X0, X1
+	MOVO X0, X2
+	MOVO X0, X3
+	PCMPEQB X4, X0
+	PCMPEQB X5, X1
+	PCMPEQB X6, X2
+	PCMPEQB X7, X3
+	POR X1, X0
+	POR X3, X2
+	POR X2, X0
+	PMOVMSKB X0, DX
+	SHLQ CX, DX
+	ORQ DX, AX
+done:
+	MOVQ AX, ret+24(FP)
+	RET
+
+avx2:
+	VPBROADCASTB 0(DI), Y4
+	VPBROADCASTB 16(DI), Y5
+	VPBROADCASTB 32(DI), Y6
+	VPBROADCASTB 48(DI), Y7
+	VMOVDQU (SI), Y0
+	VPCMPEQB Y4, Y0, Y1
+	VPCMPEQB Y5, Y0, Y2
+	VPOR Y1, Y2, Y1
+	VPCMPEQB Y6, Y0, Y2
+	VPCMPEQB Y7, Y0, Y3
+	VPOR Y2, Y3, Y2
+	VPOR Y1, Y2, Y1
+	VPMOVMSKB Y1, AX     // bits 0-31, zero-extended
+	LEAQ -32(BX), CX     // the 32 bytes ending at p[n-1]
+	VMOVDQU (SI)(CX*1), Y0
+	VPCMPEQB Y4, Y0, Y1
+	VPCMPEQB Y5, Y0, Y2
+	VPOR Y1, Y2, Y1
+	VPCMPEQB Y6, Y0, Y2
+	VPCMPEQB Y7, Y0, Y3
+	VPOR Y2, Y3, Y2
+	VPOR Y1, Y2, Y1
+	VPMOVMSKB Y1, DX
+	SHLQ CX, DX
+	ORQ DX, AX
+	VZEROUPPER
+	MOVQ AX, ret+24(FP)
+	RET
+
+// func cpuHasAVX2() bool
+//
+// CPUID: AVX and OSXSAVE (leaf 1 ECX bits 28, 27), the OS saves the YMM
+// state (XCR0 bits 1 and 2), AVX2 (leaf 7 EBX bit 5).
+TEXT ·cpuHasAVX2(SB), NOSPLIT, $0-1
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	ANDL $0x18000000, CX
+	CMPL CX, $0x18000000
+	JNE  no
+	XORL CX, CX
+	XGETBV
+	ANDL $6, AX
+	CMPL AX, $6
+	JNE  no
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	ANDL $0x20, BX
+	JZ   no
+	MOVB $1, ret+0(FP)
+	RET
+no:
+	MOVB $0, ret+0(FP)
+	RET
