@@ -1,13 +1,17 @@
 package parser
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+)
 
 // One pass over a message finds the positions of all anchor bytes at once
 // (instead of one bytes.IndexByte scan per anchor byte, each costing a call
 // whatever the message length): anchorMask compares each 16-byte block of
 // the message with up to four anchor bytes in SSE2 registers on amd64
 // (anchorscan_amd64.s) and returns one bit per position. Other
-// architectures use the table loop in anchorscan_generic.go.
+// architectures use the SWAR loop maskAnchorsSWAR (anchorscan_generic.go).
 
 // anchorsPerVec is how many anchor bytes one anchorVec holds.
 const anchorsPerVec = 4
@@ -81,4 +85,44 @@ func maskAnchorsGeneric(p *byte, n int, v *anchorVec) uint64 {
 		}
 	}
 	return m
+}
+
+// SWAR ("SIMD within a register") constants: a byte repeated eight times.
+const (
+	swarOnes = 0x0101010101010101
+	swarLow7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// maskAnchorsSWAR is maskAnchors without vector instructions, for the
+// architectures that have no assembly version (arm64 among them): it tests
+// eight bytes per step against each anchor. For t = word ^ anchor*swarOnes a
+// byte of t is zero exactly where the word's byte equals the anchor, and
+// ^(((t & 0x7f..) + 0x7f..) | t | 0x7f..) sets the high bit of exactly those
+// bytes (no borrow crosses bytes, unlike the shorter haszero trick). Hits
+// are rare, so they are moved into the result one by one.
+func maskAnchorsSWAR(p *byte, n int, v *anchorVec) uint64 {
+	b := unsafe.Slice(p, n)
+	a0, a1 := uint64(v[0][0])*swarOnes, uint64(v[1][0])*swarOnes
+	a2, a3 := uint64(v[2][0])*swarOnes, uint64(v[3][0])*swarOnes
+	var m uint64
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		hits := swarZeroBytes(w^a0) | swarZeroBytes(w^a1) | swarZeroBytes(w^a2) | swarZeroBytes(w^a3)
+		for hits != 0 {
+			m |= 1 << (i + bits.TrailingZeros64(hits)/8)
+			hits &= hits - 1
+		}
+	}
+	for ; i < n; i++ {
+		if c := b[i]; c == v[0][0] || c == v[1][0] || c == v[2][0] || c == v[3][0] {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// swarZeroBytes sets the high bit of every zero byte of t, and no other bit.
+func swarZeroBytes(t uint64) uint64 {
+	return ^(((t & swarLow7) + swarLow7) | t | swarLow7)
 }

@@ -36,8 +36,13 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 		}
 		if n := min(len(b), 64); n >= 16 {
 			for vi := range s.vecs {
-				if got, want := maskAnchors(&b[0], n, &s.vecs[vi]), maskAnchorsGeneric(&b[0], n, &s.vecs[vi]); got != want {
+				want := maskAnchorsGeneric(&b[0], n, &s.vecs[vi])
+				if got := maskAnchors(&b[0], n, &s.vecs[vi]); got != want {
 					t.Fatalf("useAVX2 %v, anchors %q, %q: maskAnchors %064b, want %064b", useAVX2, anchors, b[:n], got, want)
+				}
+				// The portable version, tested on every architecture.
+				if got := maskAnchorsSWAR(&b[0], n, &s.vecs[vi]); got != want {
+					t.Fatalf("anchors %q, %q: maskAnchorsSWAR %064b, want %064b", anchors, b[:n], got, want)
 				}
 			}
 		}
@@ -62,5 +67,27 @@ func TestAnchorsAcrossWindows(t *testing.T) {
 				t.Fatalf("%q after %d bytes, then more: rule %d, want %d", lit, pad, got, want)
 			}
 		}
+	}
+}
+
+// BenchmarkMaskAnchors compares, in one run, the byte loop (the reference),
+// the portable SWAR version used off amd64 and the amd64 assembly, on a
+// 64-byte window of tool output with the default rules' anchors.
+func BenchmarkMaskAnchors(b *testing.B) {
+	msg := []byte("[INFO] Downloaded from central: https://repo.maven.apache.org/maven2/org/x.pom")[:64]
+	s := newAnchorScanner(DefaultRules().anchors())
+	v := &s.vecs[0]
+	for _, f := range []struct {
+		name string
+		fn   func(*byte, int, *anchorVec) uint64
+	}{{"loop", maskAnchorsGeneric}, {"swar", maskAnchorsSWAR}, {"native", maskAnchors}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			var sink uint64
+			for b.Loop() {
+				sink |= f.fn(&msg[0], len(msg), v)
+			}
+			_ = sink
+		})
 	}
 }
