@@ -26,19 +26,12 @@ type FlexInt64 struct {
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *FlexInt64) UnmarshalJSON(b []byte) error {
 	*f = FlexInt64{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
+	s, null, err := jsonScalar(b)
+	if err != nil {
+		return err
 	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	if s = strings.TrimSpace(s); null || s == "" {
+		return nil
 	}
 	v, err := parseInt(s)
 	if err != nil {
@@ -83,21 +76,14 @@ func (f *FlexBool) UnmarshalJSON(b []byte) error {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		*f = ""
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-	case b[0] == '{' || b[0] == '[':
-		return fmt.Errorf("codearts: expected a string, got %s", quoteValue(string(b)))
-	default:
-		*f = flexString(b)
+	s, _, err := jsonScalar(b)
+	if err != nil {
+		return err
 	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return fmt.Errorf("codearts: expected a string, got %s", quoteValue(string(b)))
+	}
+	*f = flexString(s)
 	return nil
 }
 
@@ -113,15 +99,9 @@ var chinaStandardTime = time.FixedZone("CST", 8*3600)
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	t.Time = time.Time{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, null, err := jsonScalar(b)
+	if err != nil || null {
+		return err
 	}
 	v, err := ParseTime(s)
 	if err != nil {
@@ -189,4 +169,20 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// jsonScalar is the shared start of the lenient decoders: the text of a
+// JSON scalar, unquoted when it is a string, or null=true for null and empty
+// input (s is then ""). Numbers, booleans and anything else come back as
+// their raw (space-trimmed) text for the caller to judge.
+func jsonScalar(b []byte) (s string, null bool, err error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return "", true, nil
+	}
+	if b[0] != '"' {
+		return string(b), false, nil
+	}
+	err = json.Unmarshal(b, &s)
+	return s, false, err
 }

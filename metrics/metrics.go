@@ -4,6 +4,8 @@
 // same families.
 package metrics
 
+import "strings"
+
 // Fixed metric family names (CONTRACT.md section 3).
 const (
 	LogRecordsTotal        = "codearts_build_log_records_total"
@@ -57,7 +59,7 @@ var BuildDurationBuckets = []float64{30, 60, 120, 300, 600, 900, 1200, 1800, 270
 // ResultFromStatus maps a CodeArts stage or build status to the result label
 // (CONTRACT.md section 5). Matching ignores case.
 func ResultFromStatus(status string) string {
-	switch upper(status) {
+	switch strings.ToUpper(status) {
 	case "SUCCESS":
 		return ResultSuccess
 	case "FAILED", "FAILURE", "ERROR", "TIMEOUT":
@@ -73,19 +75,9 @@ func ResultFromStatus(status string) string {
 // (CONTRACT.md section 5): RUNNING, PENDING, QUEUED, InQueue and unknown
 // values are not.
 func IsFinished(status string) bool {
-	switch upper(status) {
+	switch strings.ToUpper(status) {
 	case "SUCCESS", "FAILED", "FAILURE", "ERROR", "TIMEOUT", "ABORTED", "CANCELED":
 		return true
 	}
 	return false
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - ('a' - 'A')
-		}
-	}
-	return string(b)
 }
