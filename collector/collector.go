@@ -5,8 +5,8 @@
 // All state lives in one value, the ledger: per job the builds being read
 // (record id, stages, log cursors, the parser's carried partial record) and
 // every counter and histogram value. A poll advances a private copy of a
-// job's entry; a commit writes the whole ledger to the state file atomically
-// and only then publishes it. Collect emits const metrics from the published
+// job's entry; a commit makes that entry durable in the state file and only
+// then publishes it. Collect emits const metrics from the published
 // ledger, so /metrics is never ahead of the state file. docs/collector.md
 // describes polling, paging, checkpoints, the state file and the metrics.
 package collector
@@ -134,8 +134,9 @@ type Collector struct {
 	hook      func(string) bool
 	now       func() time.Time
 
-	pollMu    sync.Mutex // one poll at a time
-	commitMu  sync.Mutex // serialises state writes and publications
+	pollMu    sync.Mutex  // one poll at a time
+	commitMu  sync.Mutex  // serialises state writes and publications
+	store     *stateStore // nil without a state file; used under commitMu
 	published atomic.Pointer[ledger]
 	ready     atomic.Bool
 	crashed   atomic.Bool
@@ -173,10 +174,11 @@ func New(o Options) (*Collector, error) {
 	c.cfg.Store(cfg)
 	l := &ledger{Jobs: map[string]*jobLedger{}}
 	if o.StateFile != "" {
-		loaded, notes, err := loadState(o.StateFile)
+		loaded, notes, store, err := loadState(o.StateFile)
 		if err != nil {
 			return nil, err
 		}
+		c.store = store
 		for _, n := range notes {
 			c.logger.Warn("state file loaded with changes", "file", o.StateFile, "change", n)
 		}
@@ -400,8 +402,9 @@ func (c *Collector) pollJob(ctx context.Context, cfg *config, j Job) error {
 	return nil
 }
 
-// commit makes jl the job's published entry: the whole ledger with jl in
-// place is written to the state file (if any) and only then published. On
+// commit makes jl the job's published entry: jl's record is made durable in
+// the state file (if any; journal.go) and only then is the ledger with jl in
+// place published. On
 // a write error nothing is published; the caller abandons its working copy
 // so that the next poll reads the same pages again from the published
 // cursors.
@@ -412,23 +415,27 @@ func (c *Collector) commit(name string, jl *jobLedger) error {
 		return errCrashed
 	}
 	next := c.published.Load().withJob(name, jl.clone())
-	if c.stateFile != "" {
+	if c.store != nil {
 		start := time.Now()
-		data, err := encodeState(next, c.now())
-		if err != nil {
+		if err := c.store.encode(name, next.Jobs[name]); err != nil {
 			c.self.stateErrors.Inc()
 			return err
 		}
 		if c.crash(hookBeforeWrite) {
 			return errCrashed
 		}
-		if err := writeFileAtomic(c.stateFile, data); err != nil {
+		n, compacted, err := c.store.write(name, next, c.now())
+		if err != nil {
 			c.self.stateErrors.Inc()
 			return fmt.Errorf("write state file %s: %w", c.stateFile, err)
 		}
 		c.self.stateWrites.Inc()
 		c.self.stateDuration.Observe(time.Since(start).Seconds())
-		c.self.stateBytes.Set(float64(len(data)))
+		c.self.stateBytes.Set(float64(c.store.size))
+		c.self.stateWritten.Add(float64(n))
+		if compacted {
+			c.self.stateCompactions.Inc()
+		}
 		if c.crash(hookAfterWrite) {
 			return errCrashed
 		}

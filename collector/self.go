@@ -11,18 +11,20 @@ import (
 // (CONTRACT.md section 3 allows it) and are exported through the Collector,
 // so registering the Collector registers them too.
 type selfMetrics struct {
-	pollErrors      *prometheus.CounterVec
-	lastPollSuccess *prometheus.GaugeVec
-	jobUp           *prometheus.GaugeVec
-	pollDuration    *prometheus.HistogramVec
-	givenUp         *prometheus.CounterVec
-	skipped         *prometheus.CounterVec
-	pages           *prometheus.CounterVec
-	emptyPages      *prometheus.CounterVec
-	stateWrites     prometheus.Counter
-	stateErrors     prometheus.Counter
-	stateDuration   prometheus.Histogram
-	stateBytes      prometheus.Gauge
+	pollErrors       *prometheus.CounterVec
+	lastPollSuccess  *prometheus.GaugeVec
+	jobUp            *prometheus.GaugeVec
+	pollDuration     *prometheus.HistogramVec
+	givenUp          *prometheus.CounterVec
+	skipped          *prometheus.CounterVec
+	pages            *prometheus.CounterVec
+	emptyPages       *prometheus.CounterVec
+	stateWrites      prometheus.Counter
+	stateErrors      prometheus.Counter
+	stateDuration    prometheus.Histogram
+	stateBytes       prometheus.Gauge
+	stateWritten     prometheus.Counter
+	stateCompactions prometheus.Counter
 }
 
 func newSelfMetrics() *selfMetrics {
@@ -71,19 +73,28 @@ func newSelfMetrics() *selfMetrics {
 		}),
 		stateDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "codearts_exporter_state_write_duration_seconds",
-			Help:    "Time to encode and atomically write the state file (temp file, fsync, rename, directory fsync).",
+			Help:    "Time of one commit's state file write: encode the job's record, append and fsync it (or compact the file).",
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
 		}),
 		stateBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "codearts_exporter_state_file_bytes",
 			Help: "Size of the state file after the last successful write.",
 		}),
+		stateWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codearts_exporter_state_written_bytes_total",
+			Help: "Bytes written to the state file: appended job records and compactions.",
+		}),
+		stateCompactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codearts_exporter_state_compactions_total",
+			Help: "Commits that rewrote the whole state file (first write, migration, or superseded records outweighing live ones).",
+		}),
 	}
 }
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.givenUp,
-		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes}
+		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes,
+		s.stateWritten, s.stateCompactions}
 }
 
 func (s *selfMetrics) describe(ch chan<- *prometheus.Desc) {

@@ -10,13 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
-
-	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 )
 
-// State file format (docs/collector.md, "State file"):
+// State file format 1 (docs/collector.md, "The state file"), read to
+// migrate it; this exporter writes format 2 (journal.go):
 //
 //	{"format":"codearts_build_exporter.state","version":1,
 //	 "written_at":"2026-09-10T09:26:22Z",
@@ -60,39 +58,9 @@ func (e *StateFileError) Error() string {
 
 func (e *StateFileError) Unwrap() error { return e.Err }
 
-// encodeState serialises l into the state file format.
-func encodeState(l *ledger, now time.Time) ([]byte, error) {
-	jobs := l.Jobs
-	if jobs == nil {
-		jobs = map[string]*jobLedger{}
-	}
-	raw, err := json.Marshal(jobs)
-	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	sum := sha256.Sum256(raw)
-	env := stateEnvelope{
-		Format:        stateFormat,
-		Version:       stateVersion,
-		WrittenAt:     now.UTC().Truncate(time.Second),
-		ActionBuckets: metrics.ActionDurationBuckets,
-		BuildBuckets:  metrics.BuildDurationBuckets,
-		JobsSHA256:    hex.EncodeToString(sum[:]),
-		Jobs:          raw,
-	}
-	out, err := json.Marshal(env)
-	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	return append(out, '\n'), nil
-}
-
-// decodeState parses a state file's content. Errors say what is wrong, not
+// decodeState parses a format 1 state file's content. Errors say what is wrong, not
 // where the file is (the caller wraps them in a StateFileError).
 func decodeState(data []byte) (*ledger, []string, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, errors.New("file is empty (an interrupted first write cannot leave an empty file; it was truncated by something else)")
-	}
 	var env stateEnvelope
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&env); err != nil {
@@ -115,7 +83,6 @@ func decodeState(data []byte) (*ledger, []string, error) {
 	if l.Jobs == nil {
 		l.Jobs = map[string]*jobLedger{}
 	}
-	var notes []string
 	for name, j := range l.Jobs {
 		if j == nil {
 			return nil, nil, fmt.Errorf("job %q: null entry", name)
@@ -124,24 +91,7 @@ func decodeState(data []byte) (*ledger, []string, error) {
 			return nil, nil, fmt.Errorf("job %q: %v", name, err)
 		}
 	}
-	if !slices.Equal(env.ActionBuckets, metrics.ActionDurationBuckets) {
-		for _, j := range l.Jobs {
-			for _, byResult := range j.ActionDur {
-				for _, h := range byResult {
-					h.rebucket(env.ActionBuckets, metrics.ActionDurationBuckets)
-				}
-			}
-		}
-		notes = append(notes, fmt.Sprintf("action duration buckets changed from %v to %v; counts were moved to the nearest bound above", env.ActionBuckets, metrics.ActionDurationBuckets))
-	}
-	if !slices.Equal(env.BuildBuckets, metrics.BuildDurationBuckets) {
-		for _, j := range l.Jobs {
-			for _, h := range j.BuildDur {
-				h.rebucket(env.BuildBuckets, metrics.BuildDurationBuckets)
-			}
-		}
-		notes = append(notes, fmt.Sprintf("build duration buckets changed from %v to %v; counts were moved to the nearest bound above", env.BuildBuckets, metrics.BuildDurationBuckets))
-	}
+	notes, _ := l.rebucket(env.ActionBuckets, env.BuildBuckets)
 	return l, notes, nil
 }
 
@@ -191,22 +141,38 @@ func (j *jobLedger) validate(nAction, nBuild int) error {
 	return nil
 }
 
-// loadState reads path. A missing file is not an error (nil ledger, nil
-// error): the exporter starts from zero. Anything else that prevents using
-// the file is a *StateFileError.
-func loadState(path string) (*ledger, []string, error) {
+// loadState reads path and returns the ledger it holds and the store that
+// commits to it. A missing file is not an error (nil ledger): the exporter
+// starts from zero and the first commit creates the file. A format 1 file
+// (one JSON document) is read and rewritten as format 2 at the first commit.
+// Anything else that prevents using the file is a *StateFileError.
+func loadState(path string) (*ledger, []string, *stateStore, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil, newStateStore(path, journalStats{rewrite: true}), nil
 	}
 	if err != nil {
-		return nil, nil, &StateFileError{Path: path, Err: err}
+		return nil, nil, nil, &StateFileError{Path: path, Err: err}
 	}
-	l, notes, err := decodeState(data)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, nil, &StateFileError{Path: path, Err: errors.New("file is empty (an interrupted write cannot leave an empty file; it was truncated by something else)")}
+	}
+	if data[0] == '{' {
+		l, notes, err := decodeState(data)
+		if err != nil {
+			return nil, nil, nil, &StateFileError{Path: path, Err: err}
+		}
+		notes = append(notes, "the file is in format 1 (one JSON document); the first commit rewrites it in format 2 (a journal of per-job records)")
+		return l, notes, newStateStore(path, journalStats{rewrite: true}), nil
+	}
+	l, notes, st, err := decodeJournal(data)
 	if err != nil {
-		return nil, nil, &StateFileError{Path: path, Err: err}
+		return nil, nil, nil, &StateFileError{Path: path, Err: err}
 	}
-	return l, notes, nil
+	if st.torn > 0 {
+		notes = append(notes, fmt.Sprintf("ignored an unfinished last line of %d bytes (a commit interrupted before it was published); the first commit rewrites the file", st.torn))
+	}
+	return l, notes, newStateStore(path, st), nil
 }
 
 // writeFileAtomic replaces path with data so that a crash at any moment

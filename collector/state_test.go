@@ -2,6 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,27 +33,84 @@ func sampleLedger() *ledger {
 	return &ledger{Jobs: map[string]*jobLedger{"backend-ci": j}}
 }
 
+// encodeState writes l in format 1, the single JSON document earlier
+// versions of the exporter wrote at every commit: the migration tests start
+// from it, and BenchmarkStateCommit compares the journal with it.
+func encodeState(l *ledger, now time.Time) ([]byte, error) {
+	raw, err := json.Marshal(l.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	out, err := json.Marshal(stateEnvelope{
+		Format: stateFormat, Version: stateVersion, WrittenAt: now.UTC().Truncate(time.Second),
+		ActionBuckets: metrics.ActionDurationBuckets, BuildBuckets: metrics.BuildDurationBuckets,
+		JobsSHA256: hex.EncodeToString(sum[:]), Jobs: raw,
+	})
+	return append(out, '\n'), err
+}
+
+// loadDamaged writes data to p and checks that loading it is a
+// *StateFileError that names the file, says want, and gives the way out.
+func loadDamaged(t *testing.T, p string, data []byte, want string) {
+	t.Helper()
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := loadState(p)
+	var sfe *StateFileError
+	if !errors.As(err, &sfe) {
+		t.Fatalf("want *StateFileError, got %v", err)
+	}
+	for _, w := range []string{p, want, "move the file aside", "mv " + p} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
 func TestStateRoundTrip(t *testing.T) {
 	l := sampleLedger()
-	data, err := encodeState(l, time.Unix(1_790_000_000, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, notes, err := decodeState(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(notes) != 0 {
-		t.Errorf("unexpected notes: %v", notes)
-	}
-	if !reflect.DeepEqual(got, l) {
-		t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
-	}
+	t.Run("format 1", func(t *testing.T) {
+		data, err := encodeState(l, time.Unix(1_790_000_000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notes, err := decodeState(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 0 {
+			t.Errorf("unexpected notes: %v", notes)
+		}
+		if !reflect.DeepEqual(got, l) {
+			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
+		}
+	})
+	t.Run("format 2", func(t *testing.T) {
+		data, lens, err := encodeJournal(l, time.Unix(1_790_000_000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notes, st, err := decodeJournal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 0 || st.rewrite || st.torn != 0 {
+			t.Errorf("unexpected notes %v, rewrite %v, torn %d", notes, st.rewrite, st.torn)
+		}
+		if !reflect.DeepEqual(got, l) {
+			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
+		}
+		if !reflect.DeepEqual(st.live, lens) || st.size != int64(len(data)) {
+			t.Errorf("decoded line lengths %v (size %d), encoded %v (size %d)", st.live, st.size, lens, len(data))
+		}
+	})
 }
 
 func TestCloneIsDeep(t *testing.T) {
 	l := sampleLedger()
-	orig, _ := encodeState(l, time.Unix(0, 0))
+	orig, _, _ := encodeJournal(l, time.Unix(0, 0))
 	c := l.Jobs["backend-ci"].clone()
 	c.addRecord("代码检出", parser.SourcePlatform, parser.LevelInfo)
 	c.observeAction("代码检出", metrics.ResultSuccess, 1)
@@ -59,7 +119,7 @@ func TestCloneIsDeep(t *testing.T) {
 	c.Builds[0].Stages[0].Stream.Pending[0] = 'X'
 	c.LastBuild.Number = 99
 	c.Bytes++
-	after, _ := encodeState(l, time.Unix(0, 0))
+	after, _, _ := encodeJournal(l, time.Unix(0, 0))
 	if !bytes.Equal(orig, after) {
 		t.Fatal("mutating a clone changed the original")
 	}
@@ -87,26 +147,12 @@ func TestStateFileErrors(t *testing.T) {
 			if name != "empty" && bytes.Equal(tc.data, good) {
 				t.Fatal("test corruption did not change the file")
 			}
-			p := filepath.Join(dir, name+".json")
-			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, _, err := loadState(p)
-			var sfe *StateFileError
-			if !errors.As(err, &sfe) {
-				t.Fatalf("want *StateFileError, got %v", err)
-			}
-			msg := err.Error()
-			for _, want := range []string{p, tc.want, "move the file aside", "mv " + p} {
-				if !strings.Contains(msg, want) {
-					t.Errorf("error %q does not contain %q", msg, want)
-				}
-			}
+			loadDamaged(t, filepath.Join(dir, name+".json"), tc.data, tc.want)
 		})
 	}
 	t.Run("missing", func(t *testing.T) {
-		l, _, err := loadState(filepath.Join(dir, "nope.json"))
-		if l != nil || err != nil {
+		l, _, store, err := loadState(filepath.Join(dir, "nope.json"))
+		if l != nil || err != nil || store == nil || !store.rewrite {
 			t.Fatalf("missing file: got %v, %v; want nil, nil", l, err)
 		}
 	})
