@@ -377,7 +377,9 @@ func (c *Collector) pollJob(ctx context.Context, cfg *config, j Job) error {
 		// is committed; this is not the job's failure.
 		return fmt.Errorf("job %s: %w", j.Name, err)
 	}
-	c.self.pollDuration.WithLabelValues(j.Name).Observe(time.Since(start).Seconds())
+	took := time.Since(start).Seconds()
+	c.self.pollDuration.Observe(took)
+	c.self.lastPollDur.WithLabelValues(j.Name).Set(took)
 	c.errMu.Lock()
 	prev, hadErr := c.lastErr[j.Name]
 	if err == nil {

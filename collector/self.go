@@ -14,7 +14,8 @@ type selfMetrics struct {
 	pollErrors       *prometheus.CounterVec
 	lastPollSuccess  *prometheus.GaugeVec
 	jobUp            *prometheus.GaugeVec
-	pollDuration     *prometheus.HistogramVec
+	pollDuration     prometheus.Histogram
+	lastPollDur      *prometheus.GaugeVec
 	givenUp          *prometheus.CounterVec
 	skipped          *prometheus.CounterVec
 	pages            *prometheus.CounterVec
@@ -42,10 +43,17 @@ func newSelfMetrics() *selfMetrics {
 			Name: "codearts_exporter_job_up",
 			Help: "1 if the last poll of the job fully succeeded, 0 if it failed.",
 		}, j),
-		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		// One histogram for all jobs: per job it would be 15 series for
+		// every job, most of them idle (docs/collector.md, "Labels and
+		// cardinality"); the per-job gauge below tells which job is slow.
+		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "codearts_exporter_poll_duration_seconds",
-			Help:    "Wall time of one poll of one job, including every API call and state file write.",
+			Help:    "Wall time of one poll of one job, including every API call and state file write, over all jobs.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}),
+		lastPollDur: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "codearts_exporter_last_poll_duration_seconds",
+			Help: "Wall time of the job's last poll, including every API call and state file write.",
 		}, j),
 		givenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "codearts_exporter_builds_given_up_total",
@@ -92,7 +100,7 @@ func newSelfMetrics() *selfMetrics {
 }
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.givenUp,
+	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.lastPollDur, s.givenUp,
 		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes,
 		s.stateWritten, s.stateCompactions}
 }
@@ -110,10 +118,11 @@ func (s *selfMetrics) collect(ch chan<- prometheus.Metric) {
 }
 
 // initJob makes the job's counters visible at 0 before its first event.
+// The counters of rare events (builds given up or skipped) appear with their
+// first event instead: on every idle job they would be two series of the
+// 25 a job may cost (docs/collector.md, "Labels and cardinality").
 func (s *selfMetrics) initJob(name string) {
 	s.pollErrors.WithLabelValues(name)
-	s.givenUp.WithLabelValues(name)
-	s.skipped.WithLabelValues(name)
 	s.pages.WithLabelValues(name)
 	s.emptyPages.WithLabelValues(name)
 }
@@ -123,7 +132,7 @@ func (s *selfMetrics) deleteJob(name string) {
 	s.pollErrors.DeleteLabelValues(name)
 	s.lastPollSuccess.DeleteLabelValues(name)
 	s.jobUp.DeleteLabelValues(name)
-	s.pollDuration.DeleteLabelValues(name)
+	s.lastPollDur.DeleteLabelValues(name)
 	s.givenUp.DeleteLabelValues(name)
 	s.skipped.DeleteLabelValues(name)
 	s.pages.DeleteLabelValues(name)
