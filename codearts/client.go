@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,9 +106,9 @@ type Client struct {
 
 	hc          *http.Client
 	limiter     *rate.Limiter
-	sem         chan struct{}
-	timeout     time.Duration
-	maxRetries  int
+	gate        priorityGate
+	tun         atomic.Pointer[tunables] // replaced by Reconfigure
+	identity    identity                 // what Reconfigure may not change
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	authPause   time.Duration
@@ -122,6 +123,12 @@ type Client struct {
 	mu        sync.Mutex
 	notBefore time.Time            // shared pause from Retry-After (wall clock: a real wait)
 	paused    map[bool]pausedState // key: IAM endpoint (true) or CodeArts (false)
+	// The configured rate and burst, and when the limit last changed or a
+	// call was throttled (recoverRate raises a lowered limit after a quiet
+	// period since then).
+	configuredRate  rate.Limit
+	configuredBurst int
+	rateChanged     time.Time
 }
 
 type pausedState struct {
@@ -138,8 +145,6 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base:        base,
 		hc:          o.HTTPClient,
-		timeout:     o.Timeout,
-		maxRetries:  o.MaxRetries,
 		backoffBase: o.BackoffBase,
 		backoffMax:  o.BackoffMax,
 		authPause:   o.AuthFailurePause,
@@ -158,12 +163,11 @@ func New(o Options) (*Client, error) {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+	tun, err := newTunables(o)
+	if err != nil {
+		return nil, err
 	}
-	if c.maxRetries < 0 {
-		return nil, errors.New("codearts: MaxRetries must be 0 or more")
-	}
+	c.tun.Store(tun)
 	if c.backoffBase <= 0 {
 		c.backoffBase = DefaultBackoffBase
 	}
@@ -182,23 +186,9 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	rps, burst := o.RequestsPerSecond, o.Burst
-	if rps == 0 {
-		rps = DefaultRequestsPerSecond
-	}
-	if burst <= 0 {
-		burst = DefaultBurst
-	}
-	lim := rate.Limit(rps)
-	if rps < 0 {
-		lim = rate.Inf
-	}
+	lim, burst := configuredRate(o)
 	c.limiter = rate.NewLimiter(lim, burst)
-	conc := o.MaxConcurrency
-	if conc <= 0 {
-		conc = DefaultMaxConcurrency
-	}
-	c.sem = make(chan struct{}, conc)
+	c.configuredRate, c.configuredBurst = lim, burst
 
 	a := o.Auth
 	methods := 0
@@ -228,12 +218,16 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("codearts: exactly one auth method (AK/SK, token or IAM password) is required, got %d", methods)
 	}
 	c.secrets = append(c.secrets, a.SecretKey, a.SecurityToken, a.Token)
+	c.identity = identityOf(base, o)
 
 	c.m, err = newSelfMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	c.m.rateLimit.Set(float64(c.limiter.Limit()))
+	for p := range numPriorities {
+		c.m.byPriority.WithLabelValues(p.String())
+	}
 	return c, nil
 }
 
@@ -322,6 +316,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		}
 		if e.Throttled() {
 			c.m.throttled.WithLabelValues(cl.op).Inc()
+			c.noteThrottle()
 			c.adaptRate(cl, e)
 		}
 		if e.Auth() {
@@ -335,7 +330,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 			c.pause(cl, e)
 			return nil, e
 		}
-		if !e.Temporary() || retry >= c.maxRetries {
+		if !e.Temporary() || retry >= c.tun.Load().maxRetries {
 			return nil, e
 		}
 		delay := c.backoff(retry)
@@ -358,18 +353,22 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 // attempt sends cl once. fromIAM is true when the error came from getting
 // an IAM token (already retried by that call).
 func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *response, e *APIError, fromIAM bool) {
+	tun := c.tun.Load()
 	if !cl.iam {
+		// The rate limit first, in priority order, then the concurrency
+		// bound: a waiting low-priority call must not hold a connection
+		// slot that a high-priority one could use.
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, c.ctxError(cl, err, *attempts, nil), false
+		}
 		select {
-		case c.sem <- struct{}{}:
+		case tun.sem <- struct{}{}:
 		case <-ctx.Done():
 			return nil, c.ctxError(cl, ctx.Err(), *attempts, nil), false
 		}
-		defer func() { <-c.sem }()
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, c.ctxError(cl, err, *attempts, nil), false
-		}
+		defer func() { <-tun.sem }()
 	}
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	actx, cancel := context.WithTimeout(ctx, tun.timeout)
 	defer cancel()
 	var body io.Reader
 	if cl.body != nil {
@@ -561,8 +560,11 @@ func (c *Client) adaptRate(cl *call, e *APIError) {
 	if r <= 0 || rate.Limit(r) >= c.limiter.Limit() {
 		return
 	}
+	c.mu.Lock()
 	c.limiter.SetLimit(rate.Limit(r))
 	c.limiter.SetBurst(1)
+	c.rateChanged = c.now()
+	c.mu.Unlock()
 	c.m.rateLimit.Set(r)
 	c.log.Warn("CodeArts throttling states a lower limit; lowering the shared request rate",
 		"api", cl.op, "requests_per_second", r, "code", e.Code)

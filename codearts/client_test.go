@@ -461,14 +461,14 @@ func TestDefaultsAreConservative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if float64(c.limiter.Limit()) != DefaultRequestsPerSecond || c.limiter.Burst() != DefaultBurst || cap(c.sem) != DefaultMaxConcurrency {
-		t.Errorf("limit %v burst %d concurrency %d", c.limiter.Limit(), c.limiter.Burst(), cap(c.sem))
+	if float64(c.limiter.Limit()) != DefaultRequestsPerSecond || c.limiter.Burst() != DefaultBurst || cap(c.tun.Load().sem) != DefaultMaxConcurrency {
+		t.Errorf("limit %v burst %d concurrency %d", c.limiter.Limit(), c.limiter.Burst(), cap(c.tun.Load().sem))
 	}
 	// The strictest reading of the ten_* policies: 10 calls per minute.
 	if DefaultRequestsPerSecond*60 > 10.0001 {
 		t.Errorf("default rate %v/min exceeds 10/min", DefaultRequestsPerSecond*60)
 	}
-	if c.maxRetries != 0 || c.timeout != DefaultTimeout || c.backoffBase != DefaultBackoffBase || c.authPause != DefaultAuthFailurePause {
+	if c.tun.Load().maxRetries != 0 || c.tun.Load().timeout != DefaultTimeout || c.backoffBase != DefaultBackoffBase || c.authPause != DefaultAuthFailurePause {
 		t.Errorf("defaults: %+v", c)
 	}
 }

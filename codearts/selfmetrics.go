@@ -15,17 +15,19 @@ const (
 	MetricRetries         = "codearts_exporter_api_retries_total"
 	MetricThrottled       = "codearts_exporter_api_throttled_total"
 	MetricRateLimit       = "codearts_exporter_api_rate_limit_requests_per_second"
+	MetricByPriority      = "codearts_exporter_api_calls_by_priority_total"
 )
 
 // RequestDurationBuckets spans a fast gateway answer to a slow log page.
 var RequestDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 type selfMetrics struct {
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	retries   *prometheus.CounterVec
-	throttled *prometheus.CounterVec
-	rateLimit prometheus.Gauge
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	retries    *prometheus.CounterVec
+	throttled  *prometheus.CounterVec
+	rateLimit  prometheus.Gauge
+	byPriority *prometheus.CounterVec
 }
 
 // newSelfMetrics registers the self-metrics on reg (nil: not registered).
@@ -51,8 +53,12 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 		}, []string{metrics.LabelAPI}),
 		rateLimit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: MetricRateLimit,
-			Help: "Current limit of the shared CodeArts API token bucket, in requests per second (lowered when throttling states a lower limit).",
+			Help: "Current limit of the shared CodeArts API token bucket, in requests per second (lowered when throttling states a lower limit, raised back after quiet periods).",
 		}),
+		byPriority: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricByPriority,
+			Help: "CodeArts API attempts by priority class (discovery, running, new, backfill), counted when the rate limit let them go.",
+		}, []string{"priority"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -71,6 +77,9 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 		return nil, err
 	}
 	if m.rateLimit, err = register(reg, m.rateLimit); err != nil {
+		return nil, err
+	}
+	if m.byPriority, err = register(reg, m.byPriority); err != nil {
 		return nil, err
 	}
 	return m, nil
