@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,7 +126,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	sc.Set(cfg)
 
-	opts, err := collectorOptions(cfg, *stateFile, logger, reg)
+	clients := &clientKeeper{logger: logger}
+	opts, err := collectorOptions(cfg, *stateFile, clients, logger, reg)
 	if err != nil {
 		logger.Error("Error applying config", "err", err)
 		return 1
@@ -141,11 +144,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		err := sc.ReloadConfig(*configFile, func(c *config.Config) error {
-			o, err := collectorOptions(c, *stateFile, logger, reg)
+			o, err := collectorOptions(c, *stateFile, clients, logger, reg)
 			if err != nil {
 				return err
 			}
-			return coll.Update(o)
+			if err := coll.Update(o); err != nil {
+				return err
+			}
+			clients.keep(o.Client)
+			return nil
 		})
 		if err != nil {
 			logger.Error("Error reloading config; the previous config stays in force", "err", err)
@@ -236,10 +243,56 @@ func routes(reg *prometheus.Registry, coll *collector.Collector, reload func() e
 	return mux
 }
 
-// collectorOptions turns a configuration into collector options with a
-// fresh CodeArts client. Registerer is left for the caller: New registers
-// the collector, Update must not.
-func collectorOptions(c *config.Config, stateFile string, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
+// clientKeeper keeps one CodeArts client for the life of the process, so
+// that a reload keeps its authentication pause, its throttled rate and its
+// Retry-After wait: a reload storm after a 401 must not send a failing call
+// per reload (the gateway locks an AK after more than 5 failures). Only a
+// new endpoint, project id or credential gets a new client, which starts
+// without the old one's pauses: that is a deliberate "try again" by the
+// operator (README, "Reloading").
+type clientKeeper struct {
+	logger *slog.Logger
+	mu     sync.Mutex
+	c      *codearts.Client
+}
+
+// client returns the kept client reconfigured with o, or a new one when o
+// names another endpoint or credential (or nothing is kept yet).
+func (k *clientKeeper) client(o codearts.Options) (*codearts.Client, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c != nil {
+		err := k.c.Reconfigure(o)
+		if err == nil {
+			return k.c, nil
+		}
+		if !errors.Is(err, codearts.ErrIdentityChanged) {
+			return nil, err
+		}
+		k.logger.Info("CodeArts endpoint or credentials changed: a new API client starts without the previous one's pauses and throttled rate")
+	}
+	c, err := codearts.New(o)
+	if err != nil {
+		return nil, err
+	}
+	if k.c == nil {
+		k.c = c
+	}
+	return c, nil
+}
+
+// keep makes c the client later reloads reconfigure (after the collector
+// accepted it).
+func (k *clientKeeper) keep(c *codearts.Client) {
+	k.mu.Lock()
+	k.c = c
+	k.mu.Unlock()
+}
+
+// collectorOptions turns a configuration into collector options with the
+// kept CodeArts client (see clientKeeper). Registerer is left for the
+// caller: New registers the collector, Update must not.
+func collectorOptions(c *config.Config, stateFile string, clients *clientKeeper, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
 	a := c.CodeArts.Auth
 	auth := codearts.Auth{
 		AccessKey:     string(a.AccessKey),
@@ -253,7 +306,7 @@ func collectorOptions(c *config.Config, stateFile string, logger *slog.Logger, r
 			Domain: a.IAM.Domain, ProjectName: a.IAM.Project,
 		}
 	}
-	client, err := codearts.New(codearts.Options{
+	client, err := clients.client(codearts.Options{
 		Endpoint:          c.CodeArts.Endpoint,
 		ProjectID:         c.CodeArts.ProjectID,
 		Auth:              auth,
