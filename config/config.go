@@ -68,7 +68,10 @@ type Config struct {
 	KeepDefaultSeverityRules bool                `yaml:"keep_default_severity_rules"`
 	SeverityRules            []parser.RuleConfig `yaml:"severity_rules,omitempty"`
 	Collector                Collector           `yaml:"collector"`
-	Jobs                     []Job               `yaml:"jobs"`
+	// Discovery, when present, follows every job ListJob returns that
+	// passes its filters (besides Jobs). `discovery: {}` follows all.
+	Discovery *Discovery `yaml:"discovery,omitempty"`
+	Jobs      []Job      `yaml:"jobs"`
 
 	// rules is SeverityRules (plus the defaults when kept), compiled.
 	rules *parser.Rules
@@ -134,6 +137,26 @@ type Collector struct {
 	// (further actions are counted as action="_other").
 	MaxActionsPerJob int `yaml:"max_actions_per_job"`
 }
+
+// Discovery selects the jobs to follow among those ListJob returns. Every
+// filter is optional; a job must pass all that are set.
+type Discovery struct {
+	// Projects keeps the jobs whose CodeArts project_id is listed.
+	Projects []string `yaml:"projects,omitempty"`
+	// Include keeps the jobs whose name matches (RE2, unanchored).
+	Include string `yaml:"include,omitempty"`
+	// Exclude leaves out the jobs whose name matches (RE2, unanchored).
+	Exclude string `yaml:"exclude,omitempty"`
+
+	include, exclude *regexp.Regexp
+}
+
+// IncludeRE and ExcludeRE are the compiled filters; nil when not set (or
+// for a Discovery that Load did not make).
+func (d *Discovery) IncludeRE() *regexp.Regexp { return d.include }
+
+// ExcludeRE: see IncludeRE.
+func (d *Discovery) ExcludeRE() *regexp.Regexp { return d.exclude }
 
 // Job is one CodeArts build job to watch.
 type Job struct {
@@ -324,7 +347,8 @@ func (v *validator) validate(c *Config) {
 			v.addAt("collector."+k.key, "collector.%s must be at least 1, got %d", k.key, k.v)
 		}
 	}
-	v.validateJobs(c.Jobs)
+	v.validateDiscovery(c)
+	v.validateJobs(c.Jobs, c.Discovery != nil)
 	c.rules = v.compileRules(c)
 }
 
@@ -459,9 +483,47 @@ func (v *validator) validateIAM(iam *IAM) {
 	}
 }
 
-func (v *validator) validateJobs(jobs []Job) {
+// projectIDPattern is the shape of a CodeArts project id (32 hex digits,
+// as ListJob's project_id).
+var projectIDPattern = regexp.MustCompile(`^[0-9a-z]{32}$`)
+
+func (v *validator) validateDiscovery(c *Config) {
+	if c.Discovery == nil {
+		if v.index == nil {
+			return
+		}
+		if e, ok := v.index.byPath["discovery"]; ok && e.val.Tag == "!!null" {
+			v.addAt("discovery", "discovery: is empty; write `discovery: {}` to follow every job, or leave the key out")
+		}
+		return
+	}
+	d := c.Discovery
+	for i, p := range d.Projects {
+		if !projectIDPattern.MatchString(p) {
+			at := fmt.Sprintf("discovery.projects[%d]", i)
+			v.addAt(at, "%s %q is not a CodeArts project id (32 characters of 0-9 and a-z)", at, p)
+		}
+	}
+	compile := func(key, expr string) *regexp.Regexp {
+		if expr == "" {
+			return nil
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			v.addAt("discovery."+key, "discovery.%s: %v", key, err)
+			return nil
+		}
+		return re
+	}
+	d.include = compile("include", d.Include)
+	d.exclude = compile("exclude", d.Exclude)
+}
+
+func (v *validator) validateJobs(jobs []Job, discovery bool) {
 	if len(jobs) == 0 {
-		v.addAt("jobs", "jobs: at least one job is required")
+		if !discovery {
+			v.addAt("jobs", "jobs: at least one job is required (or discovery, to follow the jobs ListJob returns)")
+		}
 		return
 	}
 	byID := map[string]int{}

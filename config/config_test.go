@@ -317,3 +317,36 @@ func TestSafeConfigReload(t *testing.T) {
 	require.NotSame(t, first, sc.Get())
 	require.Equal(t, 1.0, testutil.ToFloat64(sc.reloadSuccess))
 }
+
+func TestDiscovery(t *testing.T) {
+	const head = `codearts:
+  endpoint: https://cloudbuild-ext.cn-north-4.myhuaweicloud.com
+  project_id: p1
+  auth: {token: T}
+`
+	// discovery: {} follows everything; jobs becomes optional.
+	c, err := parse("all.yml", []byte(head+"discovery: {}\n"), noEnv)
+	require.NoError(t, err)
+	require.NotNil(t, c.Discovery)
+	require.Nil(t, c.Discovery.IncludeRE())
+	require.Nil(t, c.Discovery.ExcludeRE())
+	require.Empty(t, c.Jobs)
+
+	// Without discovery, jobs stays required.
+	_, err = parse("none.yml", []byte(head), noEnv)
+	require.ErrorContains(t, err, "jobs: at least one job is required")
+
+	c, err = parse("filters.yml", []byte(head+`discovery:
+  projects: ["b4d3971c3988463b865f6f920846149e"]
+  include: "^(backend|web)-"
+  exclude: "-(tmp|sandbox)$"
+jobs: [{id: 0123456789abcdef0123456789abcdef, name: pinned}]
+`), noEnv)
+	require.NoError(t, err)
+	d := c.Discovery
+	require.Equal(t, []string{"b4d3971c3988463b865f6f920846149e"}, d.Projects)
+	require.True(t, d.IncludeRE().MatchString("backend-api"))
+	require.False(t, d.IncludeRE().MatchString("mobile"))
+	require.True(t, d.ExcludeRE().MatchString("web-sandbox"))
+	require.Len(t, c.Jobs, 1)
+}
