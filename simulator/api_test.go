@@ -48,7 +48,7 @@ var (
 		"id": "string", "job_name": "string", "build_project_id": "string", "project_id": "string", "project_name": "string",
 		"job_creator": "string", "user_id": "string", "user_name": "string", "nick_name": "string",
 		"last_build_time": "number", "last_build_status": "string", "last_job_running_status": "string",
-		"last_build_user": "string", "last_build_user_id": "string", "is_finished": "bool", "build_number": "digits",
+		"last_build_user": "string", "last_build_user_id": "string", "is_finished": "bool", "build_number": "digits|number",
 		"task_id": "string", "build_time": "number", "build_type": "string", "code_branch": "string",
 		"commit_id": "string", "commit_detail_url": "string", "tag": "string", "repo_id": "string",
 		"scm_type": "string", "scm_web_url": "string", "source_code": "string", "trigger_type": "string",
@@ -177,7 +177,7 @@ func TestOperationsServeDocumentedShapes(t *testing.T) {
 	for i, j := range jobs {
 		m := j.(map[string]any)
 		checkTypes(t, "job", m, jobFields)
-		if m["id"] != tr.Jobs[i].ID || m["job_name"] != tr.Jobs[i].Name || m["build_number"] != strconv.FormatInt(tr.Jobs[i].LastBuildNo, 10) {
+		if m["id"] != tr.Jobs[i].ID || m["job_name"] != tr.Jobs[i].Name || fmt.Sprint(m["build_number"]) != strconv.FormatInt(tr.Jobs[i].LastBuildNo, 10) {
 			t.Errorf("job %d: %v %v %v, truth %+v", i, m["id"], m["job_name"], m["build_number"], tr.Jobs[i].Name)
 		}
 	}

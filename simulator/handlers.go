@@ -418,7 +418,7 @@ type jobJSON struct {
 	LastBuildUser           string `json:"last_build_user"`
 	LastBuildUserID         string `json:"last_build_user_id"`
 	IsFinished              bool   `json:"is_finished"`
-	BuildNumber             string `json:"build_number"`
+	BuildNumber             any    `json:"build_number"` // a digit string, "" or (some jobs) a number
 	TaskID                  string `json:"task_id"`
 	BuildTime               int64  `json:"build_time"`
 	BuildType               string `json:"build_type"`
@@ -444,21 +444,28 @@ type jobJSON struct {
 	ProjectPermissionSwitch bool   `json:"project_permission_switch"`
 }
 
-// handleListJob lists the configured jobs in configuration order. Like the
-// reference's schema, the answer has no `error` field.
+// handleListJob lists the listed jobs in configuration order (see
+// Server.SetListed). Like the reference's schema, the answer has no `error`
+// field. It needs no logs: only the newest build's plan is computed, so a
+// world of many idle jobs is listed cheaply.
 func (s *Server) handleListJob(w http.ResponseWriter, r *http.Request, now int64) {
 	q := r.URL.Query()
 	page, size, ok := s.paging(w, q.Get("page_index"), q.Get("page_size"))
 	if !ok {
 		return
 	}
-	total := len(s.jobs)
+	s.mu.Lock()
+	listed := make([]*job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		if !j.unlisted {
+			listed = append(listed, j)
+		}
+	}
+	total := len(listed)
 	lo, hi := min(page*size, total), min(page*size+size, total)
 	list := make([]jobJSON, 0, hi-lo)
-	s.mu.Lock()
-	for _, j := range s.jobs[lo:hi] {
-		s.ensure(j, now)
-		list = append(list, j.jobJSON(j.latestBuild(), now))
+	for _, j := range listed[lo:hi] {
+		list = append(list, j.jobJSON(s.listedBuild(j, now), now))
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, struct {
@@ -473,24 +480,53 @@ func (s *Server) handleListJob(w http.ResponseWriter, r *http.Request, now int64
 	}{total, list}})
 }
 
-func (j *job) jobJSON(b *build, now int64) jobJSON {
+// listedBuild is what ListJob shows of the job's newest build: the
+// generated build when it is held, else its plan alone. Called with
+// Server.mu held.
+func (s *Server) listedBuild(j *job, now int64) listed {
+	n := j.latestAt(now)
+	if n == 0 {
+		return listed{}
+	}
+	if b := j.builds[n]; b != nil {
+		return listed{plan: b.plan, b: b}
+	}
+	if j.listPlan == nil || j.listPlan.number != n {
+		j.listPlan = j.planBuild(n)
+	}
+	return listed{plan: j.listPlan}
+}
+
+// listed is the newest build as ListJob shows it; b is nil when its logs
+// were never generated (then commit and branch are not shown).
+type listed struct {
+	plan *plan
+	b    *build
+}
+
+func (j *job) jobJSON(l listed, now int64) jobJSON {
 	res := jobJSON{
 		ID: j.spec.ID, JobName: j.spec.Name, BuildProjectID: j.buildProjectID, ProjectID: j.devcloudProjectID,
-		ProjectName: "demo", JobCreator: j.userID, UserID: j.userID, UserName: "ci-bot", NickName: "CI Bot",
+		ProjectName: j.spec.ProjectName, JobCreator: j.userID, UserID: j.userID, UserName: "ci-bot", NickName: "CI Bot",
 		LastBuildStatus: "notbuilt", LastJobRunningStatus: "Finished", LastBuildUser: "ci-bot", LastBuildUserID: j.userID,
-		IsFinished: true, BuildNumber: "0", BuildType: "branch", RepoID: j.repoID, ScmType: "codehub",
+		IsFinished: true, BuildNumber: "", BuildType: "branch", RepoID: j.repoID, ScmType: "codehub",
 		ScmWebURL: "https://codehub.example.com/codehub/" + j.repoID + "/home", SourceCode: "codeci",
 		TriggerType: "Manual", HealthScore: 100, IsCopy: true, IsDelete: true, IsExecute: true, IsModify: true, IsView: true,
 	}
-	if b == nil {
-		return res
+	p := l.plan
+	if p == nil {
+		return res // never built: build_number "" (reference §8.2)
 	}
-	p := b.plan
 	res.LastBuildTime = p.start
 	res.BuildNumber = strconv.FormatInt(p.number, 10)
-	res.TaskID = "#" + b.dailyNum
-	res.CodeBranch = b.branch
-	res.CommitID = b.commit
+	if j.idHash%4 == 3 {
+		res.BuildNumber = p.number // the APIE example's number form
+	}
+	res.TaskID = "#" + j.dailyNum(p)
+	if l.b != nil {
+		res.CodeBranch = l.b.branch
+		res.CommitID = l.b.commit
+	}
 	if now < p.finish {
 		res.IsFinished = false
 		res.LastJobRunningStatus = "Running"

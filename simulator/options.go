@@ -82,6 +82,12 @@ type JobSpec struct {
 	ID string
 	// Name is the job_name served by ListJob (and repo_name of its records).
 	Name string
+	// ProjectID is the CodeArts project the job belongs to (ListJob's
+	// project_id, record-info's dev_cloud_project_id): 32 [0-9a-z]. Empty
+	// means one derived from the seed and the job id.
+	ProjectID string
+	// ProjectName is ListJob's project_name. Default "demo".
+	ProjectName string
 	// Stages are the job's steps stage1..stageN, in order. The simulator adds
 	// the bookends `initial` and `final` itself.
 	Stages []StageSpec
@@ -307,6 +313,12 @@ func (j JobSpec) normalize() (JobSpec, error) {
 	}
 	if j.Name == "" {
 		j.Name = j.ID
+	}
+	if j.ProjectID != "" && !jobIDPattern.MatchString(j.ProjectID) {
+		return j, fmt.Errorf("project id %q is not 32 characters [0-9a-z]", j.ProjectID)
+	}
+	if j.ProjectName == "" {
+		j.ProjectName = "demo"
 	}
 	if len(j.Stages) == 0 {
 		return j, errors.New("no stages")

@@ -3,7 +3,9 @@ package simulator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -128,6 +130,20 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults.Store(&f)
 }
 
+// SetListed shows (true) or hides (false) a job in ListJob, as when a job
+// is deleted or the credential loses access to its project and then gets
+// it back. A hidden job's own operations still answer.
+func (s *Server) SetListed(jobID string, listed bool) error {
+	j := s.jobByID[jobID]
+	if j == nil {
+		return fmt.Errorf("simulator: no job %q", jobID)
+	}
+	s.mu.Lock()
+	j.unlisted = !listed
+	s.mu.Unlock()
+	return nil
+}
+
 // Jobs returns the normalised job specs (defaults filled in), e.g. to
 // configure a collector with the same ids and names.
 func (s *Server) Jobs() []JobSpec {
@@ -157,6 +173,7 @@ func (s *Server) op(name string, h func(w http.ResponseWriter, r *http.Request, 
 			return
 		}
 		s.stats.served.Add(1)
+		s.countCall(name, r)
 		h(w, r, s.clock.Now().UnixMilli())
 	}
 }
@@ -285,6 +302,35 @@ type stats struct {
 	limited  atomic.Int64
 	authFail atomic.Int64
 	faults   []atomic.Int64
+
+	mu    sync.Mutex
+	byOp  map[string]int64
+	byJob map[string]int64
+}
+
+// countCall counts a served operation by name and by the job it is about
+// (its job_id, or for full-stages the job of the record id).
+func (s *Server) countCall(op string, r *http.Request) {
+	id := r.PathValue("job_id")
+	if id == "" {
+		id = r.URL.Query().Get("job_id")
+	}
+	if rid := r.PathValue("record_id"); id == "" && rid != "" {
+		s.mu.Lock()
+		if b := s.byRecordID[rid]; b != nil {
+			id = b.job.spec.ID
+		}
+		s.mu.Unlock()
+	}
+	s.stats.mu.Lock()
+	if s.stats.byOp == nil {
+		s.stats.byOp, s.stats.byJob = map[string]int64{}, map[string]int64{}
+	}
+	s.stats.byOp[op]++
+	if id != "" {
+		s.stats.byJob[id]++
+	}
+	s.stats.mu.Unlock()
 }
 
 // Stats counts what the server has answered so far.
@@ -294,6 +340,11 @@ type Stats struct {
 	RateLimited int64               // 429s from Options.RateLimit
 	AuthFailed  int64               // 401/403 answers of authentication
 	Faults      map[FaultKind]int64 // injected faults by kind
+	// Ops counts served operations by name ("ListJob", "ShowActionInfo", …).
+	Ops map[string]int64
+	// JobCalls counts served operations by the job id they are about
+	// (ListJob and IAM are about none).
+	JobCalls map[string]int64
 }
 
 // Stats returns counters of the requests answered so far.
@@ -307,6 +358,12 @@ func (s *Server) Stats() Stats {
 	}
 	for k := range s.stats.faults {
 		st.Faults[FaultKind(k)] = s.stats.faults[k].Load()
+	}
+	s.stats.mu.Lock()
+	st.Ops, st.JobCalls = maps.Clone(s.stats.byOp), maps.Clone(s.stats.byJob)
+	s.stats.mu.Unlock()
+	if st.Ops == nil {
+		st.Ops, st.JobCalls = map[string]int64{}, map[string]int64{}
 	}
 	return st
 }

@@ -20,6 +20,12 @@ type job struct {
 	// Guarded by Server.mu: builds currently held (oldest..newest).
 	builds         map[int64]*build
 	oldest, newest int64
+	// unlisted leaves the job out of ListJob (Server.SetListed); guarded
+	// by Server.mu.
+	unlisted bool
+	// listPlan caches the plan of the newest build for ListJob, which
+	// needs no logs; guarded by Server.mu.
+	listPlan *plan
 }
 
 // build is one generated build: its plan and its stages' logs. A build is
@@ -57,6 +63,9 @@ func newJob(spec JobSpec, seed uint64, origin time.Time) *job {
 	h := mix(seed, j.idHash)
 	j.buildProjectID = uuidFrom(mix(h, 1))
 	j.devcloudProjectID = hex32(mix(h, 2), mix(h, 3))
+	if spec.ProjectID != "" {
+		j.devcloudProjectID = spec.ProjectID
+	}
 	j.domainID = hex32(mix(h, 4), mix(h, 5))
 	j.userID = hex32(mix(h, 6), mix(h, 7))
 	j.repoID = strconv.FormatUint(2111000000+mix(h, 8)%999999, 10)
@@ -114,11 +123,7 @@ func (s *Server) generate(j *job, n int64) *build {
 	} else {
 		b.commitMsg = g.pick("修复：超时后重试", "新增订单导出功能", "升级依赖版本", "重构记账逻辑")
 	}
-	// Daily build number: the build's ordinal within its (UTC+8) day.
-	day := time.UnixMilli(p.start).In(beijing)
-	midnight := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, beijing).UnixMilli()
-	k := 1 + (p.start-midnight)/j.spec.Period.Milliseconds()
-	b.dailyNum = fmt.Sprintf("%s.%d", day.Format("20060102"), k)
+	b.dailyNum = j.dailyNum(p)
 
 	logs := g.buildLogs(p)
 	b.stagesByNodeID = map[int64]*stage{}
@@ -136,6 +141,14 @@ func (s *Server) generate(j *job, n int64) *build {
 }
 
 var beijing = time.FixedZone("UTC+8", 8*3600)
+
+// dailyNum is the build's daily number: its ordinal within its (UTC+8) day.
+func (j *job) dailyNum(p *plan) string {
+	day := time.UnixMilli(p.start).In(beijing)
+	midnight := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, beijing).UnixMilli()
+	k := 1 + (p.start-midnight)/j.spec.Period.Milliseconds()
+	return fmt.Sprintf("%s.%d", day.Format("20060102"), k)
+}
 
 func uuidFrom(h uint64) string {
 	h2 := splitmix64(h)
