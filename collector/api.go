@@ -10,6 +10,12 @@ import (
 type api interface {
 	// latestBuild returns ShowRunningStatus' last_build_no (0: no build yet).
 	latestBuild(ctx context.Context, jobID string) (int64, error)
+	// listJobs returns one page (0-based) of ListJob with page_size
+	// listPageSize.
+	listJobs(ctx context.Context, page int) (*jobList, error)
+	// rate is the client's current request rate limit in calls per second
+	// (+Inf or 0 when unknown), for catch-up estimates.
+	rate() float64
 	// buildRecord returns ShowJobBuildRecordDetail.
 	buildRecord(ctx context.Context, jobID string, buildNo int64) (*buildRecord, error)
 	// stages returns ShowBuildRecordFullStages for recordID.
@@ -28,6 +34,22 @@ type api interface {
 	// errKey is a short, stable description of err for "log once per
 	// change": it leaves out request ids and other per-call noise.
 	errKey(err error) string
+}
+
+// listPageSize is ListJob's page_size: the largest the API accepts.
+const listPageSize = 100
+
+// jobList is one ListJob page.
+type jobList struct {
+	Total int64
+	Jobs  []listedJob
+}
+
+// listedJob is what change detection needs of one ListJob entry.
+type listedJob struct {
+	ID, Name, ProjectID string
+	BuildNo             int64 // build_number; 0 when "" (never built)
+	Finished            bool  // is_finished
 }
 
 type buildRecord struct {

@@ -22,6 +22,20 @@ func (a clientAPI) latestBuild(ctx context.Context, jobID string) (int64, error)
 	return rs.LastBuildNo, nil
 }
 
+func (a clientAPI) listJobs(ctx context.Context, page int) (*jobList, error) {
+	p, err := a.c.ListJob(ctx, page, listPageSize)
+	if err != nil {
+		return nil, err
+	}
+	l := &jobList{Total: p.Total, Jobs: make([]listedJob, len(p.Jobs))}
+	for i, j := range p.Jobs {
+		l.Jobs[i] = listedJob{ID: j.ID, Name: j.Name, ProjectID: j.ProjectID, BuildNo: j.BuildNumber, Finished: j.IsFinished}
+	}
+	return l, nil
+}
+
+func (a clientAPI) rate() float64 { return a.c.Status().CurrentRate }
+
 func (a clientAPI) buildRecord(ctx context.Context, jobID string, buildNo int64) (*buildRecord, error) {
 	r, err := a.c.ShowJobBuildRecordDetail(ctx, jobID, buildNo)
 	if err != nil {

@@ -64,7 +64,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Only the jobs in the current configuration are exported.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.published.Load()
-	for _, j := range c.config().jobs {
+	for _, j := range c.exported() {
 		c.collectJob(ch, j, snap.Jobs[j.Name])
 	}
 	c.self.collect(ch)

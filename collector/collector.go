@@ -32,6 +32,9 @@ type Job struct {
 	ID string
 	// Name is the job_name label value; empty means ID.
 	Name string
+	// Source is SourceConfig for a job of Options.Jobs (the default) and
+	// SourceDiscovery for one found through ListJob.
+	Source string
 }
 
 // Options configure a Collector. Zero values take the defaults documented on
@@ -41,6 +44,13 @@ type Options struct {
 	Client *codearts.Client
 	// Jobs to poll. Names must be unique.
 	Jobs []Job
+	// Discovery, when not nil, also follows every job ListJob returns that
+	// passes its filters (docs/collector.md, "Discovery").
+	Discovery *Discovery
+	// Shard and TotalShards split the followed jobs between TotalShards
+	// instances by ShardOf(job id): this one polls, exports and keeps state
+	// for shard Shard only. Defaults 0 and 1 (no sharding).
+	Shard, TotalShards int
 	// PollInterval is the time between the starts of two polls in Run.
 	// Default 15s.
 	PollInterval time.Duration
@@ -113,6 +123,9 @@ var errCrashed = errors.New("collector stopped by a simulated crash")
 type config struct {
 	api              api
 	jobs             []Job
+	discovery        *Discovery
+	shard            int
+	totalShards      int
 	pollInterval     time.Duration
 	backfill         int
 	rules            *parser.Rules
@@ -134,9 +147,14 @@ type Collector struct {
 	hook      func(string) bool
 	now       func() time.Time
 
-	pollMu    sync.Mutex  // one poll at a time
+	pollMu    sync.Mutex  // one round's scheduling at a time
 	commitMu  sync.Mutex  // serialises state writes and publications
 	store     *stateStore // nil without a state file; used under commitMu
+	followed  atomic.Pointer[[]Job]
+	sched     sched
+	prog      progress
+	jobSem    atomic.Pointer[chan struct{}] // bounds the jobs polled at once
+	jobs      sync.WaitGroup                // every job poll started by a round
 	published atomic.Pointer[ledger]
 	ready     atomic.Bool
 	crashed   atomic.Bool
@@ -171,7 +189,12 @@ func New(o Options) (*Collector, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	cfg.api = countingAPI{cfg.api, &c.prog.calls}
 	c.cfg.Store(cfg)
+	c.sched.inFlight, c.sched.departed = map[string]bool{}, map[string]Job{}
+	sem := make(chan struct{}, cfg.concurrency)
+	c.jobSem.Store(&sem)
+	c.followed.Store(&[]Job{})
 	l := &ledger{Jobs: map[string]*jobLedger{}}
 	if o.StateFile != "" {
 		loaded, notes, store, err := loadState(o.StateFile)
@@ -194,9 +217,7 @@ func New(o Options) (*Collector, error) {
 		}
 	}
 	c.published.Store(l)
-	for _, j := range cfg.jobs {
-		c.self.initJob(j.Name)
-	}
+	c.refollow(cfg, nil)
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register collector: %w", err)
@@ -208,6 +229,9 @@ func New(o Options) (*Collector, error) {
 func (o Options) validate() (*config, error) {
 	cfg := &config{
 		api:              o.api,
+		discovery:        o.Discovery,
+		shard:            o.Shard,
+		totalShards:      o.TotalShards,
 		pollInterval:     o.PollInterval,
 		backfill:         o.BackfillBuilds,
 		rules:            o.Rules,
@@ -224,6 +248,12 @@ func (o Options) validate() (*config, error) {
 			return nil, errors.New("collector: Options.Client is required")
 		}
 		cfg.api = clientAPI{o.Client}
+	}
+	if cfg.totalShards == 0 {
+		cfg.totalShards = 1
+	}
+	if cfg.totalShards < 1 || cfg.shard < 0 || cfg.shard >= cfg.totalShards {
+		return nil, fmt.Errorf("collector: shard %d of %d: want 0 ≤ shard < total shards", cfg.shard, cfg.totalShards)
 	}
 	if o.BackfillBuilds < 0 {
 		return nil, fmt.Errorf("collector: BackfillBuilds must not be negative (got %d)", o.BackfillBuilds)
@@ -265,6 +295,9 @@ func (o Options) validate() (*config, error) {
 		if j.Name == "" {
 			j.Name = j.ID
 		}
+		if j.Source == "" {
+			j.Source = SourceConfig
+		}
 		if seen[j.Name] {
 			return nil, fmt.Errorf("collector: job name %q is used twice", j.Name)
 		}
@@ -292,20 +325,19 @@ func (c *Collector) Update(o Options) error {
 	if err != nil {
 		return err
 	}
+	cfg.api = countingAPI{cfg.api, &c.prog.calls}
 	old := c.cfg.Swap(cfg)
-	keep := map[string]bool{}
-	for _, j := range cfg.jobs {
-		keep[j.Name] = true
-		c.self.initJob(j.Name)
+	if cfg.concurrency != old.concurrency {
+		sem := make(chan struct{}, cfg.concurrency)
+		c.jobSem.Store(&sem)
 	}
-	for _, j := range old.jobs {
-		if !keep[j.Name] {
-			c.self.deleteJob(j.Name)
-			c.errMu.Lock()
-			delete(c.lastErr, j.Name)
-			c.errMu.Unlock()
-		}
+	c.sched.mu.Lock()
+	l := c.sched.listing
+	if cfg.discovery == nil && old.discovery != nil {
+		c.sched.mode = "" // decide again without discovery
 	}
+	c.sched.mu.Unlock()
+	c.refollow(cfg, l)
 	return nil
 }
 
@@ -313,13 +345,16 @@ func (c *Collector) Update(o Options) error {
 // was loaded, or a poll has completed (successfully or not) since start.
 func (c *Collector) Ready() bool { return c.ready.Load() }
 
-// Run polls every PollInterval (the first poll starts at once) until ctx is
-// done. A poll that takes longer than the interval delays the next one; it
-// never overlaps it.
+// Run polls every PollInterval (the first round starts at once) until ctx
+// is done, then waits for the job polls in progress. A round does not wait
+// for its job polls: a job still being polled when the next round starts
+// is skipped in that round, so one slow or failing job never delays the
+// others.
 func (c *Collector) Run(ctx context.Context) {
+	defer c.jobs.Wait()
 	for {
 		start := time.Now()
-		_ = c.PollOnce(ctx) // per-job errors are logged and counted inside
+		_ = c.round(ctx, false) // errors are logged and counted inside
 		wait := c.config().pollInterval - time.Since(start)
 		if wait < 0 {
 			wait = 0
@@ -334,41 +369,21 @@ func (c *Collector) Run(ctx context.Context) {
 	}
 }
 
-// PollOnce polls every configured job once, Concurrency of them at a time,
-// and returns when all are done. Each job commits its own progress; one
-// job's failure does not stop the others. The returned error joins the
-// jobs' errors (nil when every job fully succeeded).
+// PollOnce runs one round (the ListJob walk when needed, then a poll of
+// every followed job with something to do, Concurrency at a time) and
+// returns when all its job polls are done. Each job commits its own
+// progress; one job's failure does not stop the others. The returned error
+// joins the round's errors (nil when everything fully succeeded).
 func (c *Collector) PollOnce(ctx context.Context) error {
-	c.pollMu.Lock()
-	defer c.pollMu.Unlock()
-	if c.crashed.Load() {
-		return errCrashed
-	}
-	cfg := c.config()
-	sem := make(chan struct{}, cfg.concurrency)
-	errs := make([]error, len(cfg.jobs))
-	var wg sync.WaitGroup
-	for i, j := range cfg.jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = c.pollJob(ctx, cfg, j)
-		}()
-	}
-	wg.Wait()
-	if !c.crashed.Load() {
-		c.ready.Store(true)
-	}
-	return errors.Join(errs...)
+	return c.round(ctx, true)
 }
 
 // pollJob runs one job's poll and does its bookkeeping: duration, up,
 // last success, error counting and once-per-change logging.
-func (c *Collector) pollJob(ctx context.Context, cfg *config, j Job) error {
+func (c *Collector) pollJob(ctx context.Context, cfg *config, t task) error {
+	j := t.job
 	start := time.Now()
-	err := c.pollJobOnce(ctx, cfg, j)
+	err := c.pollJobOnce(ctx, cfg, t)
 	if errors.Is(err, errCrashed) || c.crashed.Load() {
 		return errCrashed
 	}
@@ -411,14 +426,31 @@ func (c *Collector) pollJob(ctx context.Context, cfg *config, j Job) error {
 // so that the next poll reads the same pages again from the published
 // cursors.
 func (c *Collector) commit(name string, jl *jobLedger) error {
+	return c.commitMany(map[string]*jobLedger{name: jl})
+}
+
+// commitMany commits several jobs' entries in one state write (the first
+// sight of many idle jobs).
+func (c *Collector) commitMany(jls map[string]*jobLedger) error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
 	if c.crashed.Load() {
 		return errCrashed
 	}
-	next := c.published.Load().withJob(name, jl.clone())
+	cl := make(map[string]*jobLedger, len(jls))
+	var name string
+	for n, jl := range jls {
+		cl[n] = jl.clone()
+		name = n
+	}
+	next := c.published.Load().withJobs(cl)
 	if c.store != nil {
 		start := time.Now()
+		if len(cl) > 1 {
+			// One atomic rewrite of the whole file instead of an append
+			// and an fsync per job.
+			c.store.rewrite = true
+		}
 		if err := c.store.encode(name, next.Jobs[name]); err != nil {
 			c.self.stateErrors.Inc()
 			return err

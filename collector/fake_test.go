@@ -27,6 +27,10 @@ type fakeAPI struct {
 var errFakeNotFound = errors.New("fake: not found")
 
 func (f *fakeAPI) latestBuild(context.Context, string) (int64, error) { return f.latest, nil }
+func (f *fakeAPI) listJobs(context.Context, int) (*jobList, error) {
+	return nil, errors.New("fake: ListJob is not scripted")
+}
+func (f *fakeAPI) rate() float64 { return 0 }
 func (f *fakeAPI) buildRecord(context.Context, string, int64) (*buildRecord, error) {
 	r := f.rec
 	return &r, nil

@@ -73,8 +73,11 @@ type buildProgress struct {
 	// Misses counts consecutive polls in which the build, its stages or a
 	// step log answered "not found"; at Options.BuildGiveUpAfter the build
 	// is dropped.
-	Misses int              `json:"misses,omitempty"`
-	Stages []*stageProgress `json:"stages,omitempty"`
+	Misses int `json:"misses,omitempty"`
+	// Backfill marks a build scheduled at the first sight of its job: it
+	// is read after running and new builds (codearts.PriorityBackfill).
+	Backfill bool             `json:"backfill,omitempty"`
+	Stages   []*stageProgress `json:"stages,omitempty"`
 }
 
 // stageProgress is one stage (step) log of a build.
@@ -295,12 +298,19 @@ func (j *jobLedger) numActions() int {
 // withJob returns a new ledger sharing every entry with l except name,
 // which is set to jl (nil removes it).
 func (l *ledger) withJob(name string, jl *jobLedger) *ledger {
-	n := &ledger{Jobs: make(map[string]*jobLedger, len(l.Jobs)+1)}
+	return l.withJobs(map[string]*jobLedger{name: jl})
+}
+
+// withJobs is withJob for several entries at once (one copy of the map).
+func (l *ledger) withJobs(jls map[string]*jobLedger) *ledger {
+	n := &ledger{Jobs: make(map[string]*jobLedger, len(l.Jobs)+len(jls))}
 	maps.Copy(n.Jobs, l.Jobs)
-	if jl == nil {
-		delete(n.Jobs, name)
-	} else {
-		n.Jobs[name] = jl
+	for name, jl := range jls {
+		if jl == nil {
+			delete(n.Jobs, name)
+		} else {
+			n.Jobs[name] = jl
+		}
 	}
 	return n
 }

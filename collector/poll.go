@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
@@ -41,7 +42,8 @@ type commitError struct{ err error }
 func (e *commitError) Error() string { return e.err.Error() }
 func (e *commitError) Unwrap() error { return e.err }
 
-func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, j Job) error {
+func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error {
+	j := t.job
 	p := &jobPoll{c: c, cfg: cfg, job: j, live: map[*stageProgress]*liveStream{}}
 	if pub := c.published.Load().Jobs[j.Name]; pub != nil {
 		p.w = pub.clone()
@@ -55,7 +57,7 @@ func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, j Job) error {
 		*p.w = jobLedger{JobID: j.ID, Bytes: p.w.Bytes, Records: p.w.Records, ActionDur: p.w.ActionDur, BuildDur: p.w.BuildDur}
 		p.dirty = true
 	}
-	err := p.run(ctx)
+	err := p.run(ctx, t)
 	var ce *commitError
 	if errors.As(err, &ce) || errors.Is(err, errCrashed) {
 		return err
@@ -85,23 +87,31 @@ func (p *jobPoll) commit() error {
 	return nil
 }
 
-func (p *jobPoll) run(ctx context.Context) error {
-	api := p.cfg.api
-	latest, err := api.latestBuild(ctx, p.job.ID)
-	if err != nil {
-		return fmt.Errorf("running status: %w", err)
+// run polls the job: the newest build number (from the scheduler's ListJob
+// entry when it has one, else ShowRunningStatus), scheduling, then every
+// build in flight, running builds first, then new ones, then backfill.
+func (p *jobPoll) run(ctx context.Context, t task) error {
+	latest := t.latest
+	if !t.known {
+		var err error
+		latest, err = p.cfg.api.latestBuild(codearts.WithPriority(ctx, codearts.PriorityDiscovery), p.job.ID)
+		if err != nil {
+			return fmt.Errorf("running status: %w", err)
+		}
 	}
 	p.schedule(latest)
 
 	var errs []error
-	for _, b := range slices.Clone(p.w.Builds) {
+	builds := slices.Clone(p.w.Builds)
+	slices.SortStableFunc(builds, func(a, b *buildProgress) int { return int(buildPriority(a)) - int(buildPriority(b)) })
+	for _, b := range builds {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
 		if p.budgetLeft() == 0 {
 			break
 		}
-		err := p.build(ctx, b)
+		err := p.build(codearts.WithPriority(ctx, buildPriority(b)), b)
 		var ce *commitError
 		if errors.As(err, &ce) || errors.Is(err, errCrashed) {
 			return err
@@ -121,8 +131,9 @@ func (p *jobPoll) schedule(latest int64) {
 		p.dirty = true
 	}
 	var from int64
+	backfill := w.NextBuildNo == 0
 	switch {
-	case w.NextBuildNo == 0: // first sight: the newest BackfillBuilds
+	case backfill: // first sight: the newest BackfillBuilds
 		from = latest - int64(p.cfg.backfill) + 1
 		if from < 1 {
 			from = 1
@@ -144,7 +155,10 @@ func (p *jobPoll) schedule(latest int64) {
 		return
 	}
 	for n := from; n <= latest; n++ {
-		w.Builds = append(w.Builds, &buildProgress{Number: n})
+		w.Builds = append(w.Builds, &buildProgress{Number: n, Backfill: backfill})
+	}
+	if backfill && latest >= from {
+		p.c.prog.scheduled.Add(latest - from + 1)
 	}
 }
 
@@ -504,6 +518,7 @@ func (p *jobPoll) finishBuild(b *buildProgress, rec *buildRecord) {
 	}
 	result := metrics.ResultFromStatus(rec.Status)
 	p.w.observeBuild(result, ms)
+	p.c.prog.buildsDone.Add(1)
 	if lb := p.w.LastBuild; lb == nil || b.Number >= lb.Number {
 		finished := rec.FinishMs
 		if finished == 0 && rec.StartMs > 0 {

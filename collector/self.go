@@ -26,6 +26,13 @@ type selfMetrics struct {
 	stateBytes       prometheus.Gauge
 	stateWritten     prometheus.Counter
 	stateCompactions prometheus.Counter
+
+	listed          prometheus.Gauge
+	followed        prometheus.Gauge
+	filtered        prometheus.Gauge
+	foreign         prometheus.Gauge
+	listPages       prometheus.Gauge
+	discoveryErrors prometheus.Counter
 }
 
 func newSelfMetrics() *selfMetrics {
@@ -96,13 +103,38 @@ func newSelfMetrics() *selfMetrics {
 			Name: "codearts_exporter_state_compactions_total",
 			Help: "Commits that rewrote the whole state file (first write, migration, or superseded records outweighing live ones).",
 		}),
+		listed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_discovery_jobs_listed",
+			Help: "Jobs the last ListJob walk returned (all shards; 0 when ListJob is not used).",
+		}),
+		followed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_jobs_followed",
+			Help: "Jobs this instance polls: configured and discovered, of its own shard.",
+		}),
+		filtered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_discovery_jobs_filtered_out",
+			Help: "Listed jobs that the discovery filters (projects, include, exclude) leave out.",
+		}),
+		foreign: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_jobs_other_shards",
+			Help: "Configured or discovered jobs that belong to another shard (--shard, --total-shards).",
+		}),
+		listPages: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "codearts_exporter_list_job_pages",
+			Help: "ListJob pages read by the last poll round (0 when the round used ShowRunningStatus only).",
+		}),
+		discoveryErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codearts_exporter_list_job_errors_total",
+			Help: "Poll rounds whose ListJob walk failed; builds in flight are still read, new builds wait for the next walk.",
+		}),
 	}
 }
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.lastPollDur, s.givenUp,
 		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes,
-		s.stateWritten, s.stateCompactions}
+		s.stateWritten, s.stateCompactions,
+		s.listed, s.followed, s.filtered, s.foreign, s.listPages, s.discoveryErrors}
 }
 
 func (s *selfMetrics) describe(ch chan<- *prometheus.Desc) {
