@@ -13,9 +13,14 @@ import (
 
 // startDemo serves the simulator's demo world on a loopback port and
 // returns a configuration pointing at it with a short poll interval, so
-// /metrics changes within seconds of start.
-func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) {
+// /metrics changes within seconds of start. extra > 0 adds that many jobs
+// of a large account (1% of them building) and follows every job through
+// discovery instead of listing the demo jobs.
+func startDemo(seed int64, extra int, logger *slog.Logger) (*config.Config, func(), error) {
 	o := simulator.DemoOptions(seed)
+	if extra > 0 {
+		o.Jobs = append(o.Jobs, simulator.ManyJobs(extra, (extra+99)/100)...)
+	}
 	sim, err := simulator.New(o)
 	if err != nil {
 		return nil, nil, err
@@ -38,9 +43,13 @@ func startDemo(seed int64, logger *slog.Logger) (*config.Config, func(), error) 
 	c.CodeArts.Timeout = 5 * time.Second
 	c.PollInterval = time.Second
 	c.BackfillBuilds = 2
-	for _, j := range o.Jobs {
-		c.Jobs = append(c.Jobs, config.Job{ID: j.ID, Name: j.Name})
+	if extra > 0 {
+		c.Discovery = &config.Discovery{}
+	} else {
+		for _, j := range o.Jobs {
+			c.Jobs = append(c.Jobs, config.Job{ID: j.ID, Name: j.Name})
+		}
 	}
-	logger.Info("Demo mode: serving the CodeArts simulator", "endpoint", c.CodeArts.Endpoint, "jobs", len(c.Jobs), "seed", seed)
+	logger.Info("Demo mode: serving the CodeArts simulator", "endpoint", c.CodeArts.Endpoint, "jobs", len(o.Jobs), "discovery", extra > 0, "seed", seed)
 	return c, func() { _ = srv.Close() }, nil
 }

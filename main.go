@@ -71,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stateFile   = app.Flag("state.file", "Checkpoint file holding log offsets and every counter, so counters continue across restarts. Empty disables checkpointing.").Default("").String()
 		demo        = app.Flag("demo", "Run against an embedded CodeArts simulator: no config file or account needed.").Bool()
 		demoSeed    = app.Flag("demo.seed", "Seed of the --demo simulator.").Default("1").Int64()
+		demoJobs    = app.Flag("demo.jobs", "With --demo: add this many jobs (1% of them building, the rest idle) and follow them all through discovery.").Default("0").Int()
+		shard       = app.Flag("shard", "The shard this instance polls and exports, 0 to --total-shards minus 1 (a job's shard is a hash of its id).").Default("0").Int()
+		totalShards = app.Flag("total-shards", "Number of instances that split the jobs between them (each with its own --state.file).").Default("1").Int()
 		webFlags    = kingpinflag.AddFlags(app, defaultAddress)
 		logConfig   = &promslog.Config{}
 	)
@@ -93,6 +96,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *configCheck {
 		return checkConfig(*configFile, *webFlags.WebConfigFile, stdout, stderr)
 	}
+	if *totalShards < 1 || *shard < 0 || *shard >= *totalShards {
+		fmt.Fprintf(stderr, "%s: error: --shard=%d --total-shards=%d: want 0 <= shard < total-shards, try --help\n", name, *shard, *totalShards)
+		return 2
+	}
+	if *demoJobs < 0 || *demoJobs > 100_000 {
+		fmt.Fprintf(stderr, "%s: error: --demo.jobs=%d: want 0 to 100000, try --help\n", name, *demoJobs)
+		return 2
+	}
 	logger.Info("Starting "+name, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
 
@@ -109,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if configSet {
 			logger.Warn("--config.file is ignored with --demo", "file", *configFile)
 		}
-		c, stopSim, err := startDemo(*demoSeed, logger)
+		c, stopSim, err := startDemo(*demoSeed, *demoJobs, logger)
 		if err != nil {
 			logger.Error("Cannot start the demo simulator", "err", err)
 			return 1
@@ -127,7 +138,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sc.Set(cfg)
 
 	clients := &clientKeeper{logger: logger}
-	opts, err := collectorOptions(cfg, *stateFile, clients, logger, reg)
+	shards := [2]int{*shard, *totalShards}
+	opts, err := collectorOptions(cfg, *stateFile, shards, clients, logger, reg)
 	if err != nil {
 		logger.Error("Error applying config", "err", err)
 		return 1
@@ -144,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		err := sc.ReloadConfig(*configFile, func(c *config.Config) error {
-			o, err := collectorOptions(c, *stateFile, clients, logger, reg)
+			o, err := collectorOptions(c, *stateFile, shards, clients, logger, reg)
 			if err != nil {
 				return err
 			}
@@ -292,7 +304,7 @@ func (k *clientKeeper) keep(c *codearts.Client) {
 // collectorOptions turns a configuration into collector options with the
 // kept CodeArts client (see clientKeeper). Registerer is left for the
 // caller: New registers the collector, Update must not.
-func collectorOptions(c *config.Config, stateFile string, clients *clientKeeper, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
+func collectorOptions(c *config.Config, stateFile string, shards [2]int, clients *clientKeeper, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
 	a := c.CodeArts.Auth
 	auth := codearts.Auth{
 		AccessKey:     string(a.AccessKey),
@@ -325,10 +337,17 @@ func collectorOptions(c *config.Config, stateFile string, clients *clientKeeper,
 	for i, j := range c.Jobs {
 		jobs[i] = collector.Job{ID: j.ID, Name: j.Name}
 	}
+	var disc *collector.Discovery
+	if d := c.Discovery; d != nil {
+		disc = &collector.Discovery{Projects: d.Projects, Include: d.IncludeRE(), Exclude: d.ExcludeRE()}
+	}
 	k := c.Collector
 	return collector.Options{
 		Client:           client,
 		Jobs:             jobs,
+		Discovery:        disc,
+		Shard:            shards[0],
+		TotalShards:      shards[1],
 		PollInterval:     c.PollInterval,
 		BackfillBuilds:   c.BackfillBuilds,
 		Rules:            c.Rules(),
@@ -352,8 +371,12 @@ func checkConfig(configFile, webConfigFile string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		status = 1
 	} else {
+		jobs := count(len(c.Jobs), "job")
+		if c.Discovery != nil {
+			jobs += " and discovery"
+		}
 		fmt.Fprintf(stdout, "%s: OK: %s, %s authentication, %s\n", configFile,
-			count(len(c.Jobs), "job"), c.CodeArts.Auth.Method(), count(len(c.EffectiveSeverityRules()), "severity rule"))
+			jobs, c.CodeArts.Auth.Method(), count(len(c.EffectiveSeverityRules()), "severity rule"))
 	}
 	if webConfigFile != "" {
 		if err := web.Validate(webConfigFile); err != nil {
