@@ -224,7 +224,10 @@ func TestAPIEconomy(t *testing.T) {
 func TestShardsSplitTheJobs(t *testing.T) {
 	const total = 3
 	jobs := append(testJobs(3), simulator.ManyJobs(24, 0)...)
-	newWorld := func() *env { return newEnv(t, envOpts{seed: 9, jobs: jobs, chunkMin: 500, chunkMax: 3000}) }
+	start := time.Now().Truncate(time.Second)
+	newWorld := func() *env {
+		return newEnv(t, envOpts{seed: 9, jobs: jobs, chunkMin: 500, chunkMax: 3000, start: start})
+	}
 	one := newWorld()
 	all, allReg := newCollector(t, one.discoveryOptions(tempState(t), &Discovery{}))
 	type shard struct {

@@ -51,6 +51,7 @@ type envOpts struct {
 	chunkMin  int
 	chunkMax  int
 	jobs      []simulator.JobSpec
+	start     time.Time // the simulator clock's start (zero: now, to the second)
 }
 
 // testJobs are three small jobs that together cover Chinese and English
@@ -98,7 +99,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.chunkMin == 0 {
 		o.chunkMin, o.chunkMax = 40, 900
 	}
-	clock := simulator.NewManualClock(time.Now().Truncate(time.Second))
+	if o.start.IsZero() {
+		o.start = time.Now().Truncate(time.Second)
+	}
+	clock := simulator.NewManualClock(o.start)
 	sim, err := simulator.New(simulator.Options{
 		Seed: o.seed, Clock: clock, Jobs: o.jobs,
 		ChunkMin: o.chunkMin, ChunkMax: o.chunkMax, RetainBuilds: o.retain,
