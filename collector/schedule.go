@@ -442,6 +442,13 @@ func (c *Collector) listingFor(ctx context.Context, cfg *config) (*listing, erro
 		prev := c.sched.walkErr
 		c.sched.walkErr = key
 		c.sched.mu.Unlock()
+		if cfg.discovery == nil {
+			// Only an optimisation: ask each job this round, try again next.
+			if key != prev {
+				c.logger.Warn("ListJob failed; this round asks each job with ShowRunningStatus instead (logged again only when the error changes)", "err", err)
+			}
+			return nil, nil
+		}
 		if key != prev {
 			c.logger.Error("ListJob failed; polling only the builds already in flight until it works again (logged again only when the error changes)", "err", err)
 		}
