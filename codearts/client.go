@@ -265,6 +265,11 @@ type call struct {
 	hasStep         bool
 
 	token string // IAM token sent by the last attempt
+
+	// fast, when set, decodes a 2xx answer in one pass into the caller's
+	// result and returns the envelope's status and error_code; ok false
+	// means it declined and the general decoding runs (fastlog.go).
+	fast func(body []byte) (status, errorCode flexString, ok bool)
 }
 
 func (c *Client) newCall(op, path string, q url.Values) *call {
@@ -290,6 +295,10 @@ type response struct {
 	result json.RawMessage
 	// decoded is true when classify parsed the body as a JSON envelope.
 	decoded bool
+	// fast is true when call.fast decoded the body, result included.
+	fast bool
+	// buf holds body (see release).
+	buf *bytes.Buffer
 }
 
 // do runs cl with auth, rate limit, concurrency bound and retries.
@@ -395,8 +404,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	start := time.Now()
 	hr, err := c.hc.Do(req)
 	var rb []byte
+	var buf *bytes.Buffer
 	if err == nil {
-		rb, err = io.ReadAll(io.LimitReader(hr.Body, maxResponseBytes+1))
+		rb, buf, err = readBody(hr.Body, hr.ContentLength, maxResponseBytes+1)
 		hr.Body.Close()
 		if err == nil && len(rb) > maxResponseBytes {
 			err = fmt.Errorf("response larger than %d bytes", maxResponseBytes)
@@ -416,25 +426,59 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	}
 	c.m.requests.WithLabelValues(cl.op, strconv.Itoa(hr.StatusCode)).Inc()
 	c.log.Debug("CodeArts API call", "api", cl.op, "code", hr.StatusCode, "duration", elapsed, "bytes", len(rb))
-	resp = &response{status: hr.StatusCode, header: hr.Header, body: rb}
+	resp = &response{status: hr.StatusCode, header: hr.Header, body: rb, buf: buf}
 	if e := c.classify(cl, resp); e != nil {
 		return nil, e, false
 	}
 	return resp, nil, false
 }
 
+// bodyBuffers are reused for answers: log pages are most of what the
+// client reads, and reading each into a fresh, repeatedly grown slice was
+// a good part of its allocation.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept for reuse.
+const maxPooledBody = 1 << 20
+
+// readBody reads at most limit bytes of r into a pooled buffer, sized at
+// once when the length is announced. The caller hands the buffer back with
+// response.release when nothing refers to the body any more.
+func readBody(r io.Reader, length, limit int64) ([]byte, *bytes.Buffer, error) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if length >= 0 && length < limit {
+		buf.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, limit))
+	return buf.Bytes(), buf, err
+}
+
+// release returns the body's buffer for reuse; r.body is unusable after.
+func (r *response) release() {
+	if r.buf != nil && r.buf.Cap() <= maxPooledBody {
+		bodyBuffers.Put(r.buf)
+	}
+	r.buf, r.body, r.result = nil, nil, nil
+}
+
 // classify turns an error answer (non-2xx, or a 2xx CodeArts envelope with
 // status "fail") into an APIError; nil means success.
 func (c *Client) classify(cl *call, r *response) *APIError {
 	ok := r.status >= 200 && r.status < 300
-	if ok && !cl.iam {
+	if ok && !cl.iam && cl.fast != nil {
+		if status, code, done := cl.fast(r.body); done {
+			ok, r.fast = envelopeOK(status, code), true
+		}
+	}
+	if ok && !cl.iam && !r.fast {
 		var env struct {
 			Status    flexString      `json:"status"`
 			ErrorCode flexString      `json:"error_code"`
 			Result    json.RawMessage `json:"result"`
 		}
 		if json.Unmarshal(r.body, &env) == nil {
-			ok = !strings.EqualFold(string(env.Status), "fail") && (env.Status != "" || env.ErrorCode == "")
+			ok = envelopeOK(env.Status, env.ErrorCode)
 			r.result, r.decoded = env.Result, true
 		}
 	}
@@ -457,6 +501,12 @@ func (c *Client) classify(cl *call, r *response) *APIError {
 	return e
 }
 
+// envelopeOK reports whether a 2xx CodeArts envelope is a success: status
+// is not "fail", and a missing status comes without an error_code.
+func envelopeOK(status, errorCode flexString) bool {
+	return !strings.EqualFold(string(status), "fail") && (status != "" || errorCode == "")
+}
+
 func requestID(h http.Header, fromBody string) string {
 	if v := h.Get("X-Request-Id"); v != "" {
 		return v
@@ -468,7 +518,7 @@ func requestID(h http.Header, fromBody string) string {
 func (c *Client) authenticate(ctx context.Context, req *http.Request, cl *call) *APIError {
 	switch {
 	case c.signer != nil:
-		if err := c.signer.Sign(req, cl.body, c.now()); err != nil {
+		if err := c.signer.sign(req, cl.body, c.now()); err != nil { // newCall made the query canonical
 			e := cl.errorf("sign request: %s", c.redact(err.Error()))
 			e.Err = err
 			return e

@@ -79,10 +79,16 @@ func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size 
 		return nil, cl.invalid("step id and offsets must be 0 or more (step %d, start %d, end %d)", q.StepID, q.StartOffset, q.EndOffset)
 	}
 	var w wireLog
+	cl.fast = func(body []byte) (flexString, flexString, bool) {
+		status, code, fw, ok := fastLogEnvelope(body)
+		w = fw // also resets what an earlier attempt left
+		return status, code, ok
+	}
 	resp, err := c.get(ctx, cl, &w)
 	if err != nil {
 		return nil, err
 	}
+	defer resp.release() // w holds copies of what it needs
 	ch := &LogChunk{HasMore: bool(w.HasMore), StartOffset: q.StartOffset, Log: string(w.Log), Location: string(w.Location)}
 	if w.StartOffset.Set {
 		ch.StartOffset = w.StartOffset.V
@@ -221,11 +227,15 @@ func (c *Client) ListJob(ctx context.Context, pageIndex, pageSize int) (*JobPage
 	return p, nil
 }
 
-// get performs cl and decodes the envelope's result into out.
+// get performs cl and decodes the envelope's result into out (unless
+// cl.fast already did).
 func (c *Client) get(ctx context.Context, cl *call, out any) (*response, error) {
 	resp, err := c.do(ctx, cl)
 	if err != nil {
 		return nil, err
+	}
+	if resp.fast {
+		return resp, nil // cl.fast filled out
 	}
 	result := resp.result
 	if !resp.decoded {

@@ -58,6 +58,12 @@ func (s Signer) Sign(req *http.Request, body []byte, now time.Time) error {
 		return fmt.Errorf("codearts signer: bad query string: %w", err)
 	}
 	req.URL.RawQuery = canonicalQuery(q)
+	return s.sign(req, body, now)
+}
+
+// sign is Sign for a request whose RawQuery is in canonical form already
+// (the Client builds it so once per call, not once per attempt and step).
+func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
 	req.Header.Set(headerSdkDate, now.UTC().Format(sdkDateLayout))
 	signed := []string{"host", "x-sdk-date"}
 	if s.ProjectID != "" {
@@ -69,7 +75,7 @@ func (s Signer) Sign(req *http.Request, body []byte, now time.Time) error {
 		signed = append(signed, "x-security-token")
 	}
 	sort.Strings(signed)
-	cr, err := canonicalRequest(req, signed, body)
+	cr, err := canonicalRequest(req, signed, body, req.URL.RawQuery)
 	if err != nil {
 		return fmt.Errorf("codearts signer: %w", err)
 	}
@@ -114,7 +120,11 @@ func VerifySignature(req *http.Request, body []byte, secretFor func(accessKey st
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownAccessKey, access)
 	}
-	cr, err := canonicalRequest(req, signed, body)
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: bad query string: %v", ErrMalformedAuthorization, err)
+	}
+	cr, err := canonicalRequest(req, signed, body, canonicalQuery(q))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedAuthorization, err)
 	}
@@ -159,18 +169,14 @@ func parseAuthorization(v string) (access string, signed []string, sig string, e
 }
 
 // canonicalRequest builds the six-part canonical request of reference §11.1
-// step 2. signed must be lower-case and sorted.
-func canonicalRequest(req *http.Request, signed []string, body []byte) (string, error) {
-	q, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		return "", fmt.Errorf("bad query string: %w", err)
-	}
+// step 2. signed must be lower-case and sorted, query canonical.
+func canonicalRequest(req *http.Request, signed []string, body []byte, query string) (string, error) {
 	var b strings.Builder
 	b.WriteString(strings.ToUpper(req.Method))
 	b.WriteByte('\n')
 	b.WriteString(canonicalURI(req.URL.Path))
 	b.WriteByte('\n')
-	b.WriteString(canonicalQuery(q))
+	b.WriteString(query)
 	b.WriteByte('\n')
 	for _, h := range signed {
 		var v string

@@ -49,7 +49,7 @@ func TestSignWorkedExampleA(t *testing.T) {
 		"\n" +
 		"host;x-project-id;x-sdk-date\n" +
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	cr, err := canonicalRequest(req, []string{"host", "x-project-id", "x-sdk-date"}, nil)
+	cr, err := canonicalRequest(req, []string{"host", "x-project-id", "x-sdk-date"}, nil, req.URL.RawQuery) // Sign made it canonical
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestSignWorkedExampleB(t *testing.T) {
 		"\n" +
 		"host;x-project-id;x-sdk-date\n" +
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	cr, err := canonicalRequest(req, []string{"host", "x-project-id", "x-sdk-date"}, nil)
+	cr, err := canonicalRequest(req, []string{"host", "x-project-id", "x-sdk-date"}, nil, req.URL.RawQuery) // Sign made it canonical
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,40 +1,183 @@
 package collector
 
 import (
+	"bufio"
 	"context"
+	"encoding/gob"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
-// BenchmarkIngest measures how fast the collector ingests step logs through
-// the whole stack — signed HTTP requests to the simulator, JSON decoding,
-// paging, parsing, ledger updates and state file commits — and compares it
-// with the raw parser on the same text in the same run:
+// BenchmarkIngest measures the CPU the collector spends per MB of step log
+// through the whole stack — signed HTTP requests, JSON decoding, paging,
+// parsing, ledger updates and (state-file) commits — and compares it with
+// the bare parser on the same text in the same run:
 //
-//	collector_MB/s  log bytes per second through the collector
-//	parser_MB/s     the same bytes through parser.Stream alone
-//	parser/collector  how many times faster the bare parser is
+//	collector_CPU_ms/MB  process CPU time (user+system) per MB of log
+//	parser_CPU_ms/MB     the same for parser.Stream alone
+//	collector/parser     the ratio of the two
+//	collector_MB/s       wall throughput
 //
-// Pages are 2,000–8,000 characters; the real service's page size is unknown
-// (reference §12 Q1). The state file sub-benchmark commits every 50 pages.
+// The simulator's answers are recorded once and replayed by a plain HTTP
+// server in a child process (TestReplayServer), so the CPU measured is the
+// exporter's alone: HTTP client, signing, decoding, parsing, ledger. pages=5KB are 2,000–8,000 characters, pages=30KB
+// 20,000–40,000; the real service's page size is unknown (reference §12
+// Q1). The state-file variant commits every 50 pages.
 func BenchmarkIngest(b *testing.B) {
-	for _, withState := range []bool{false, true} {
-		name := "no-state-file"
-		if withState {
-			name = "state-file"
+	for _, pc := range []struct {
+		name     string
+		min, max int
+	}{{"5KB", 2000, 8000}, {"30KB", 20000, 40000}} {
+		for _, withState := range []bool{false, true} {
+			name := "pages=" + pc.name + "/no-state-file"
+			if withState {
+				name = "pages=" + pc.name + "/state-file"
+			}
+			b.Run(name, func(b *testing.B) { benchIngest(b, pc.min, pc.max, withState) })
 		}
-		b.Run(name, func(b *testing.B) { benchIngest(b, withState) })
 	}
 }
 
-func benchIngest(b *testing.B, withState bool) {
+// replay records the answers of next per request (path and query, in
+// order) while recording, and serves them again afterwards.
+type replay struct {
+	next      http.Handler
+	mu        sync.Mutex
+	recording bool
+	Answers   map[string][]Recorded
+	served    map[string]int
+}
+
+// Recorded is one recorded answer (exported for gob).
+type Recorded struct {
+	Status int
+	CType  string
+	Body   []byte
+}
+
+func (r *replay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	key := req.URL.Path + "?" + req.URL.RawQuery
+	r.mu.Lock()
+	if r.recording {
+		r.mu.Unlock()
+		rec := httptest.NewRecorder()
+		r.next.ServeHTTP(rec, req)
+		r.mu.Lock()
+		r.Answers[key] = append(r.Answers[key], Recorded{rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()})
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	if req.URL.Path == "/-/reset" {
+		r.served = map[string]int{}
+		r.mu.Unlock()
+		return
+	}
+	n := r.served[key]
+	r.served[key]++
+	r.mu.Unlock()
+	as := r.Answers[key]
+	if n >= len(as) {
+		http.Error(w, "not recorded: "+key, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", as[n].CType)
+	w.WriteHeader(as[n].Status)
+	_, _ = w.Write(as[n].Body)
+}
+
+// TestReplayServer is not a test: BenchmarkIngest runs the test binary
+// with COLLECTOR_REPLAY_ANSWERS set to serve recorded answers from another
+// process, so that the CPU it measures is the exporter's alone.
+func TestReplayServer(t *testing.T) {
+	file := os.Getenv("COLLECTOR_REPLAY_ANSWERS")
+	if file == "" {
+		t.Skip("helper process of BenchmarkIngest")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &replay{served: map[string]int{}}
+	if err := gob.NewDecoder(f).Decode(&rp.Answers); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("listening on", ln.Addr())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); _ = ln.Close() }() // the benchmark closes stdin when done
+	_ = http.Serve(ln, rp)
+}
+
+// startReplay runs TestReplayServer in a child process serving answers and
+// returns its base URL.
+func startReplay(b *testing.B, answers map[string][]Recorded) string {
+	file := filepath.Join(b.TempDir(), "answers.gob")
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gob.NewEncoder(f).Encode(answers); err != nil {
+		b.Fatal(err)
+	}
+	_ = f.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReplayServer$", "-test.v")
+	cmd.Env = append(os.Environ(), "COLLECTOR_REPLAY_ANSWERS="+file)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return "http://" + addr
+		}
+	}
+	b.Fatal("the replay server did not start")
+	return ""
+}
+
+// cpuTime is the CPU time (user+system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchIngest(b *testing.B, chunkMin, chunkMax int, withState bool) {
 	sec := time.Second
 	const builds = 4
 	jobs := []simulator.JobSpec{{
@@ -47,7 +190,7 @@ func benchIngest(b *testing.B, withState bool) {
 			{DisplayName: "pytest", Tool: "pytest", MinDuration: 30 * sec, MaxDuration: 40 * sec},
 		},
 	}}
-	e := newEnv(b, envOpts{seed: 1, jobs: jobs, chunkMin: 2000, chunkMax: 8000})
+	e := newEnv(b, envOpts{seed: 1, jobs: jobs, chunkMin: chunkMin, chunkMax: chunkMax})
 	for !e.allDone() {
 		e.clock.Advance(time.Minute)
 	}
@@ -63,11 +206,11 @@ func benchIngest(b *testing.B, withState bool) {
 		}
 	}
 
-	// The raw parser on the same text, timed over at least 300 ms.
+	// The bare parser on the same text, for at least 300 ms.
 	var records int
 	emit := func(*parser.Record) { records++ }
 	rules := parser.DefaultRules()
-	pstart := time.Now()
+	pcpu, pstart := cpuTime(b), time.Now()
 	var pbytes int64
 	for time.Since(pstart) < 300*time.Millisecond {
 		for _, t := range texts {
@@ -77,30 +220,39 @@ func benchIngest(b *testing.B, withState bool) {
 			pbytes += int64(len(t))
 		}
 	}
-	parserMBps := float64(pbytes) / time.Since(pstart).Seconds() / 1e6
+	parserCPU := float64(cpuTime(b)-pcpu) / float64(time.Millisecond) / (float64(pbytes) / 1e6)
 
-	ctx := context.Background()
-	var writes, pages, writeSeconds, fileBytes float64
-	b.SetBytes(total)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
+	rp := &replay{next: e.sim, recording: true, Answers: map[string][]Recorded{}}
+	srv := httptest.NewServer(rp)
+	defer srv.Close()
+	newClient := func(url string) *codearts.Client {
+		client, err := codearts.New(codearts.Options{
+			Endpoint: url, ProjectID: testProject, Auth: codearts.Auth{AccessKey: testAK, SecretKey: testSK},
+			RequestsPerSecond: -1, MaxConcurrency: 8, Timeout: 10 * time.Second, Now: e.clock.Now,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return client
+	}
+	client := newClient(srv.URL)
+	ingest := func() *Collector {
 		state := ""
 		if withState {
 			state = tempState(b)
 		}
 		o := e.options(state)
+		o.Client = client
 		o.BackfillBuilds = builds
 		o.MaxPagesPerStep, o.MaxPagesPerPoll, o.CommitEveryPages = 100000, 100000, 50
 		c, err := New(o)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
 		// Empty pages (5%) end a step's reading for a poll, so it takes a
 		// few polls; nothing else waits between them.
 		for p := 0; ; p++ {
-			if err := c.PollOnce(ctx); err != nil {
+			if err := c.PollOnce(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			if j := c.published.Load().Jobs["bench"]; j != nil && len(j.Builds) == 0 {
@@ -110,10 +262,29 @@ func benchIngest(b *testing.B, withState bool) {
 				b.Fatal("not ingested after 100 polls")
 			}
 		}
-		b.StopTimer()
 		if got := c.published.Load().Jobs["bench"]; got.Bytes != uint64(total) {
 			b.Fatalf("ingested %d bytes, want %d", got.Bytes, total)
 		}
+		return c
+	}
+	ingest() // records the answers
+	replayURL := startReplay(b, rp.Answers)
+	client = newClient(replayURL)
+
+	var writes, pages, writeSeconds, fileBytes float64
+	var cpu time.Duration
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if resp, err := http.Get(replayURL + "/-/reset"); err != nil {
+			b.Fatal(err)
+		} else {
+			resp.Body.Close()
+		}
+		start := cpuTime(b)
+		c := ingest()
+		cpu += cpuTime(b) - start
+		b.StopTimer()
 		writes += testutil.ToFloat64(c.self.stateWrites)
 		pages += testutil.ToFloat64(c.self.pages)
 		if withState {
@@ -125,11 +296,12 @@ func benchIngest(b *testing.B, withState bool) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	collectorMBps := float64(total) * float64(b.N) / b.Elapsed().Seconds() / 1e6
-	b.ReportMetric(collectorMBps, "collector_MB/s")
-	b.ReportMetric(parserMBps, "parser_MB/s")
-	b.ReportMetric(parserMBps/collectorMBps, "parser/collector")
-	b.ReportMetric(float64(total), "log_bytes")
+	mb := float64(total) * float64(b.N) / 1e6
+	collectorCPU := float64(cpu) / float64(time.Millisecond) / mb
+	b.ReportMetric(mb/b.Elapsed().Seconds(), "collector_MB/s")
+	b.ReportMetric(collectorCPU, "collector_CPU_ms/MB")
+	b.ReportMetric(parserCPU, "parser_CPU_ms/MB")
+	b.ReportMetric(collectorCPU/parserCPU, "collector/parser")
 	b.ReportMetric(pages/float64(b.N), "pages/op")
 	if withState {
 		b.ReportMetric(writes/float64(b.N), "state_writes/op")

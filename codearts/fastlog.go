@@ -1,0 +1,451 @@
+package codearts
+
+import (
+	"encoding/binary"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Log pages are nearly all the bytes the client reads. encoding/json reads
+// each one several times (validation, then decoding, then once more inside
+// every json.Unmarshaler), byte by byte through its state machine; the
+// parser that consumes the text is some fifty times faster than that. So
+// the answer of ShowActionInfo/ShowConsoleInfo has its own decoder for
+// the form the service sends: one pass over the body, strings found with
+// word-at-a-time scans and unescaped into one buffer.
+//
+// It declines (ok false) anything it is not sure to decode exactly as
+// encoding/json with the types of types.go would: keys that differ from
+// the fields only in case, escaped or non-ASCII keys, surrogate escapes, invalid UTF-8,
+// numbers that are not plain integers, string-typed booleans, numbers as
+// strings other than offsets,
+// a repeated or null "result", nesting deeper than 32. The caller then
+// takes the general path, which gives the same values or the same errors as
+// before this decoder existed (TestFastLogMatchesEncodingJSON checks it).
+
+// fastLogEnvelope decodes body as {"status":…,"error_code":…,"result":{log
+// page}}. ok is false when it declines; the other results are then unset.
+func fastLogEnvelope(body []byte) (status, errorCode flexString, w wireLog, ok bool) {
+	d := fastDecoder{b: body}
+	d.ws()
+	if !d.consume('{') {
+		return "", "", wireLog{}, false
+	}
+	seenResult := false
+	d.ws()
+	if d.consume('}') {
+		return "", "", wireLog{}, false // no result
+	}
+	for {
+		key, good := d.key()
+		if !good {
+			return "", "", wireLog{}, false
+		}
+		switch key {
+		case "status":
+			status, good = d.flexString()
+		case "error_code":
+			errorCode, good = d.flexString()
+		case "result":
+			if seenResult {
+				return "", "", wireLog{}, false
+			}
+			seenResult = true
+			w, good = d.logResult()
+		default:
+			good = !foldsToAny(key, "status", "error_code", "result") && d.skip(0)
+		}
+		if !good {
+			return "", "", wireLog{}, false
+		}
+		d.ws()
+		if d.consume(',') {
+			d.ws()
+			continue
+		}
+		if !d.consume('}') {
+			return "", "", wireLog{}, false
+		}
+		break
+	}
+	d.ws()
+	if d.i != len(d.b) || !seenResult {
+		return "", "", wireLog{}, false
+	}
+	return status, errorCode, w, true
+}
+
+type fastDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *fastDecoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *fastDecoder) consume(c byte) bool {
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+func (d *fastDecoder) peek() byte {
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+// key reads `"name"` and the colon after it. Escaped names are declined.
+func (d *fastDecoder) key() (string, bool) {
+	if !d.consume('"') {
+		return "", false
+	}
+	start := d.i
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '"' {
+			k := string(d.b[start:d.i])
+			d.i++
+			d.ws()
+			if !d.consume(':') {
+				return "", false
+			}
+			d.ws()
+			return k, true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return "", false // escaped or non-ASCII (Unicode case folding) names
+		}
+		d.i++
+	}
+	return "", false
+}
+
+// logResult reads the result object of a log page into a wireLog.
+func (d *fastDecoder) logResult() (w wireLog, ok bool) {
+	if !d.consume('{') {
+		return w, false // null, or not an object: the general path says what is wrong
+	}
+	d.ws()
+	if d.consume('}') {
+		return w, true
+	}
+	for {
+		key, good := d.key()
+		if !good {
+			return w, false
+		}
+		switch key {
+		case "has_more":
+			switch {
+			case d.literal("true"):
+				w.HasMore = true
+			case d.literal("false"), d.literal("null"):
+				w.HasMore = false
+			default:
+				return w, false
+			}
+		case "start_offset":
+			w.StartOffset, good = d.flexInt()
+		case "end_offset":
+			w.EndOffset, good = d.flexInt()
+		case "log":
+			w.Log, good = d.flexString()
+		case "location":
+			w.Location, good = d.flexString()
+		default:
+			good = !foldsToAny(key, "has_more", "start_offset", "end_offset", "log", "location") && d.skip(1)
+		}
+		if !good {
+			return w, false
+		}
+		d.ws()
+		if d.consume(',') {
+			d.ws()
+			continue
+		}
+		return w, d.consume('}')
+	}
+}
+
+func (d *fastDecoder) literal(s string) bool {
+	if len(d.b)-d.i >= len(s) && string(d.b[d.i:d.i+len(s)]) == s {
+		d.i += len(s)
+		return true
+	}
+	return false
+}
+
+// flexString reads a string (or null, as ""). Numbers and booleans, which
+// flexString takes as their text, are declined: they are rare.
+func (d *fastDecoder) flexString() (flexString, bool) {
+	if d.literal("null") {
+		return "", true
+	}
+	s, ok := d.str()
+	return flexString(s), ok
+}
+
+// flexInt reads a plain JSON integer, the same as a digit string (the
+// service sends offsets both ways), or null or "" (unset).
+func (d *fastDecoder) flexInt() (FlexInt64, bool) {
+	if d.literal("null") {
+		return FlexInt64{}, true
+	}
+	if d.peek() == '"' {
+		s, ok := d.str()
+		if !ok {
+			return FlexInt64{}, false
+		}
+		if s == "" {
+			return FlexInt64{}, true
+		}
+		sd := fastDecoder{b: []byte(s)}
+		v, ok := sd.integer(false)
+		return v, ok && sd.i == len(sd.b)
+	}
+	return d.integer(true)
+}
+
+// integer reads -?[0-9]{1,18}; strict refuses leading zeros as JSON does.
+func (d *fastDecoder) integer(strict bool) (FlexInt64, bool) {
+	start := d.i
+	if d.peek() == '-' {
+		d.i++
+	}
+	digits := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	n := d.i - digits
+	if n == 0 || n > 18 || (strict && n > 1 && d.b[digits] == '0') {
+		return FlexInt64{}, false
+	}
+	if c := d.peek(); c == '.' || c == 'e' || c == 'E' {
+		return FlexInt64{}, false
+	}
+	v, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
+	return FlexInt64{V: v, Set: true}, err == nil
+}
+
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// plainRun returns the length of the run at the start of b that holds no
+// '"', '\\', control character or non-ASCII byte, eight bytes at a time.
+func plainRun(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		quote := x ^ (swarOnes * '"')
+		bslash := x ^ (swarOnes * '\\')
+		// A zero byte in quote/bslash, a byte below 0x20, or a high bit.
+		t := ((quote - swarOnes) &^ quote) | ((bslash - swarOnes) &^ bslash) | (x - swarOnes*0x20) | x
+		if t&swarHighs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	return i
+}
+
+// str reads a JSON string and returns its value.
+func (d *fastDecoder) str() (string, bool) {
+	if !d.consume('"') {
+		return "", false
+	}
+	var out []byte // nil while no escape was seen
+	start := d.i
+	for {
+		d.i += plainRun(d.b[d.i:])
+		if d.i >= len(d.b) {
+			return "", false
+		}
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			var s string
+			if out == nil {
+				s = string(d.b[start:d.i])
+			} else {
+				s = string(append(out, d.b[start:d.i]...))
+			}
+			d.i++
+			return s, true
+		case c == '\\':
+			if out == nil {
+				out = make([]byte, 0, len(d.b)-start)
+			}
+			out = append(out, d.b[start:d.i]...)
+			r, n := unescape(d.b[d.i:])
+			if n == 0 {
+				return "", false
+			}
+			out = utf8.AppendRune(out, r)
+			d.i += n
+			start = d.i
+		case c < 0x20:
+			return "", false
+		default: // non-ASCII: valid UTF-8 passes, anything else is declined
+			r, n := utf8.DecodeRune(d.b[d.i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", false
+			}
+			d.i += n
+		}
+	}
+}
+
+// unescape decodes the escape at the start of b (which begins with '\\').
+// n is 0 for an escape it declines (invalid, or a UTF-16 surrogate).
+func unescape(b []byte) (r rune, n int) {
+	if len(b) < 2 {
+		return 0, 0
+	}
+	switch b[1] {
+	case '"', '\\', '/':
+		return rune(b[1]), 2
+	case 'b':
+		return '\b', 2
+	case 'f':
+		return '\f', 2
+	case 'n':
+		return '\n', 2
+	case 'r':
+		return '\r', 2
+	case 't':
+		return '\t', 2
+	case 'u':
+		if len(b) < 6 {
+			return 0, 0
+		}
+		v, err := strconv.ParseUint(string(b[2:6]), 16, 32)
+		if err != nil || v >= 0xD800 && v < 0xE000 {
+			return 0, 0
+		}
+		return rune(v), 6
+	}
+	return 0, 0
+}
+
+// skip validates and skips any JSON value, nesting at most 32 deep.
+func (d *fastDecoder) skip(depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		_, ok := d.str()
+		return ok
+	case c == '{' || c == '[':
+		d.i++
+		d.ws()
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		if d.consume(end) {
+			return true
+		}
+		for {
+			if c == '{' {
+				if _, ok := d.key(); !ok {
+					return false
+				}
+			}
+			if !d.skip(depth + 1) {
+				return false
+			}
+			d.ws()
+			if d.consume(',') {
+				d.ws()
+				continue
+			}
+			return d.consume(end)
+		}
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number()
+	}
+	return false
+}
+
+// number skips a JSON number, checking its grammar.
+func (d *fastDecoder) number() bool {
+	d.consume('-')
+	digits := func() int {
+		s := d.i
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+		return d.i - s
+	}
+	if d.consume('0') {
+		if c := d.peek(); c >= '0' && c <= '9' {
+			return false
+		}
+	} else if digits() == 0 {
+		return false
+	}
+	if d.consume('.') && digits() == 0 {
+		return false
+	}
+	if c := d.peek(); c == 'e' || c == 'E' {
+		d.i++
+		if c := d.peek(); c == '+' || c == '-' {
+			d.i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// foldsToAny reports whether key matches one of names in encoding/json's
+// case-insensitive way without being equal to it: such a key would set the
+// field there, so the fast path declines it.
+func foldsToAny(key string, names ...string) bool {
+	for _, n := range names {
+		if len(key) == len(n) && key != n && equalFoldASCII(key, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
