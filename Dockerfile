@@ -5,7 +5,7 @@
 # pulls nothing from any registry. scripts/docker-build.sh prepares the
 # build context and runs `docker build`; by hand, the context needs:
 #
-#   codearts_build_exporter   CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o codearts_build_exporter .
+#   codearts_build_exporter   make build EXTRA_LDFLAGS="-s -w" (static; sets the version, see Makefile)
 #   ca-certificates.crt       the host's CA bundle (Debian: /etc/ssl/certs/ca-certificates.crt),
 #                             for HTTPS to the CodeArts and IAM endpoints
 #   state/                    an empty directory: becomes the state file's directory, owned by nobody
@@ -44,4 +44,4 @@ EXPOSE 19876
 VOLUME ["/var/lib/codearts_build_exporter"]
 
 ENTRYPOINT ["/bin/codearts_build_exporter"]
-CMD ["--config.file=/etc/codearts_build_exporter/config.yml", "--state.file=/var/lib/codearts_build_exporter/state.json"]
+CMD ["--config.file=/etc/codearts_build_exporter/codearts_build_exporter.yml", "--state.file=/var/lib/codearts_build_exporter/state.json"]

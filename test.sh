@@ -6,6 +6,7 @@
 #   prometheus  -> promtool and prometheus (metric lint, rule tests, end to end)
 #   docker.io   -> dockerd for the Docker image test
 #   ca-certificates -> the CA bundle copied into the image
+#   make, git   -> `make build`, the documented build (TestMakeBuildVersion)
 # then: gofmt check, go vet, go test -race, and scripts/docker-test.sh if present.
 # Any failure exits non-zero.
 set -euo pipefail
@@ -22,6 +23,8 @@ missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates) # the image's CA bundle
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v git >/dev/null 2>&1 || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     step "installing ${missing[*]} (Debian packages)"

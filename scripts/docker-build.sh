@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the codearts_build_exporter container image without pulling from any
-# registry: a static binary (CGO_ENABLED=0) and the host's CA bundle are put
-# into a fresh build context with the Dockerfile, whose only base is scratch.
+# registry: a static binary (`make build`, so it reports the same version as
+# any other build) and the host's CA bundle are put into a fresh build context
+# with the Dockerfile, whose only base is scratch. Needs make and git.
 #
 # Usage: scripts/docker-build.sh [IMAGE_TAG]      (default codearts_build_exporter:dev)
 # Environment:
@@ -25,16 +26,16 @@ fi
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 
-version=$(git describe --tags --always --dirty 2>/dev/null || echo unknown)
-revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+# The version comes from the Makefile, the one place that sets it (make version).
+vars=$(make -s --no-print-directory version)
+version=$(sed -n 's/^VERSION=//p' <<<"$vars")
+revision=$(sed -n 's/^REVISION=//p' <<<"$vars")
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-v=github.com/prometheus/common/version
 
 echo "docker-build.sh: building a static binary ($version)"
-CGO_ENABLED=0 go build -trimpath \
-  -ldflags "-s -w -X $v.Version=$version -X $v.Revision=$revision -X $v.Branch=$branch -X $v.BuildUser=docker-build.sh -X $v.BuildDate=$created" \
-  -o "$ctx/codearts_build_exporter" .
+make -s --no-print-directory build BIN="$ctx/codearts_build_exporter" CGO_ENABLED=0 \
+  VERSION="$version" REVISION="$revision" BUILD_USER=docker-build.sh \
+  BUILD_DATE="$(date -u -d "$created" +%Y%m%d-%H:%M:%S)" EXTRA_LDFLAGS='-s -w'
 cp "$ca" "$ctx/ca-certificates.crt"
 mkdir "$ctx/state"
 cp Dockerfile .dockerignore "$ctx/"

@@ -115,7 +115,7 @@ ports=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 entry=$(inspect '{{json .Config.Entrypoint}}')
 [ "$entry" = '["/bin/codearts_build_exporter"]' ] || die "entrypoint $entry"
 cmd=$(inspect '{{json .Config.Cmd}}')
-[[ "$cmd" == *'--config.file=/etc/codearts_build_exporter/config.yml'* ]] || die "default command $cmd has no --config.file"
+[[ "$cmd" == *'--config.file=/etc/codearts_build_exporter/codearts_build_exporter.yml'* ]] || die "default command $cmd has no --config.file"
 for label in title source version revision created; do
   value=$(inspect "{{index .Config.Labels \"org.opencontainers.image.$label\"}}")
   if [ -z "$value" ] || [ "$value" = unknown ]; then die "OCI label org.opencontainers.image.$label is '$value'"; fi
@@ -137,8 +137,8 @@ out=$(docker run --rm --network host "$tag" 2>&1)
 rc=$?
 set -e
 [ $rc -ne 0 ] || die "the default command ran without a config file: $out"
-grep -q '/etc/codearts_build_exporter/config.yml' <<<"$out" || die "without a config file the error does not name it (exit $rc): $out"
-log "default command without a config file: exit $rc, names /etc/codearts_build_exporter/config.yml"
+grep -q '/etc/codearts_build_exporter/codearts_build_exporter.yml' <<<"$out" || die "without a config file the error does not name it (exit $rc): $out"
+log "default command without a config file: exit $rc, names /etc/codearts_build_exporter/codearts_build_exporter.yml"
 
 # --- run the demo and read /metrics -------------------------------------------------
 port=""
