@@ -7,6 +7,8 @@
 #   docker.io   -> dockerd for the Docker image test
 #   ca-certificates -> the CA bundle copied into the image
 #   make, git   -> `make build`, the documented build (TestMakeBuildVersion)
+#   systemd     -> systemd-analyze, to verify deploy/systemd (optional: where it
+#                  cannot be installed, TestSystemdUnit skips and says so)
 # then: gofmt check, go vet, go test -race, and scripts/docker-test.sh if present.
 # Any failure exits non-zero.
 set -euo pipefail
@@ -25,9 +27,11 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates) # the image's CA bundle
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v git >/dev/null 2>&1 || missing+=(git)
-if [ ${#missing[@]} -gt 0 ]; then
+optional=()
+command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
+if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing ${missing[*]} (Debian packages)"
+    step "installing ${missing[*]} ${optional[*]} (Debian packages)"
     export DEBIAN_FRONTEND=noninteractive
     # Keep package scripts from starting the services they install (a
     # prometheus daemon on :9090, dockerd): tests start their own.
@@ -37,14 +41,21 @@ if [ ${#missing[@]} -gt 0 ]; then
       printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
     fi
     rc=0
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+    apt-get update -qq || rc=$?
+    if [ $rc -eq 0 ] && [ ${#missing[@]} -gt 0 ]; then
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    fi
+    if [ $rc -eq 0 ] && [ ${#optional[@]} -gt 0 ]; then
+      apt-get install -y -qq --no-install-recommends "${optional[@]}" >/dev/null ||
+        echo "test.sh: WARNING: apt-get install ${optional[*]} failed; the tests that need it skip" >&2
+    fi
     [ -n "$made_policy" ] && rm -f "$policy"
     if [ $rc -ne 0 ]; then
       echo "test.sh: apt-get install ${missing[*]} failed (exit $rc)" >&2
       exit $rc
     fi
   else
-    echo "test.sh: WARNING: ${missing[*]} missing and cannot be installed here (need root and apt-get);" \
+    echo "test.sh: WARNING: ${missing[*]} ${optional[*]} missing and cannot be installed here (need root and apt-get);" \
       "tests that need them skip, or fail when CI=true" >&2
   fi
 fi
