@@ -9,7 +9,8 @@
 #   make, git   -> `make build`, the documented build (TestMakeBuildVersion)
 #   systemd     -> systemd-analyze, to verify deploy/systemd (optional: where it
 #                  cannot be installed, TestSystemdUnit skips and says so)
-# then: gofmt check, go vet, go test -race, and scripts/docker-test.sh if present.
+# then: gofmt check, go vet, go test -race (and the test of the deploy/kubernetes
+# module), and scripts/docker-test.sh if present.
 # Any failure exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -88,6 +89,11 @@ go vet ./...
 # starved them into flaking, so they run alone, after everything else.
 step "go test -race (all packages but e2e)"
 go test -race -count=1 -timeout=40m $(go list ./... | grep -v '/e2e$')
+
+# deploy/kubernetes is a module of its own (the Kubernetes API types stay out
+# of the exporter's go.mod); its test decodes every manifest strictly.
+step "deploy/kubernetes: go vet and go test (manifests against the Kubernetes API types)"
+(cd deploy/kubernetes && go vet ./... && go test -count=1 ./...)
 
 step "go test -race ./e2e/ (alone: wall-clock bound)"
 go test -race -count=1 -timeout=20m ./e2e/
