@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/config"
 )
@@ -113,4 +114,48 @@ func TestSystemdUnit(t *testing.T) {
 	out, err = exec.Command("systemd-analyze", "security", "--offline=true", "--threshold=20", path).CombinedOutput()
 	require.NoError(t, err, "systemd-analyze security: exposure above 2.0:\n%s", out)
 	require.Regexp(t, `Overall exposure level for \S+: [0-2]\.\d`, string(out))
+}
+
+// The configuration in the Kubernetes ConfigMap is valid with the key pair
+// the StatefulSet passes from the Secret, and every flag the StatefulSet
+// passes exists. (deploy/kubernetes has its own module, whose test checks the
+// manifests against the Kubernetes API types.)
+func TestKubernetesConfigAndFlags(t *testing.T) {
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	data, err := os.ReadFile("deploy/kubernetes/configmap.yaml")
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(data, &cm))
+	cfg, ok := cm.Data["codearts_build_exporter.yml"]
+	require.True(t, ok, "configmap.yaml has no codearts_build_exporter.yml")
+	path := filepath.Join(t.TempDir(), "codearts_build_exporter.yml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	cmd := exec.Command(binary, "--config.check", "--config.file="+path)
+	cmd.Env = envWithout("CODEARTS_", "CODEARTS_ACCESS_KEY=AKEXAMPLE", "CODEARTS_SECRET_KEY=from-the-secret")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var sts struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `yaml:"args"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	data, err = os.ReadFile("deploy/kubernetes/statefulset.yaml")
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(data, &sts))
+	require.Len(t, sts.Spec.Template.Spec.Containers, 1)
+	_, help, _ := runBinary(t, nil, "--help-long")
+	args := sts.Spec.Template.Spec.Containers[0].Args
+	require.NotEmpty(t, args)
+	for _, a := range args {
+		flag, _, _ := strings.Cut(a, "=")
+		require.Contains(t, help, "  "+flag+"=", "statefulset.yaml passes %s, which the exporter does not know", flag)
+	}
 }
