@@ -1,7 +1,7 @@
 // Package analyze implements `codearts_build_exporter analyze`: offline
-// analysis of whole CodeArts Build logs (CONTRACT.md §1) as a readable table,
+// analysis of whole CodeArts Build logs (README.md) as a readable table,
 // a stable JSON document (docs/analyze.md) or the OpenMetrics families of
-// CONTRACT.md §3.
+// README.md, Metrics.
 package analyze
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
-// Exit statuses (CONTRACT.md §1).
+// Exit statuses (README.md).
 const (
 	exitOK    = 0
 	exitInput = 1

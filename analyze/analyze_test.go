@@ -326,7 +326,7 @@ func openMetrics(t *testing.T, args ...string) string {
 	return out
 }
 
-// The OpenMetrics output carries the CONTRACT §3 families with values that
+// The OpenMetrics output carries the README.md, Metrics families with values that
 // agree with the JSON analysis.
 func TestOpenMetricsValues(t *testing.T) {
 	files := logFiles(t)

@@ -14,7 +14,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 )
 
-// gather builds the CONTRACT.md §3 families for the analysed logs with
+// gather builds the README.md, Metrics families for the analysed logs with
 // client_golang, exactly as the live collector names and buckets them.
 func gather(logs []Log, job string) ([]*dto.MetricFamily, error) {
 	reg := prometheus.NewPedanticRegistry()

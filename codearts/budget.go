@@ -14,7 +14,7 @@ import (
 // answer before it raises a limit that APIG.0308 lowered: each quiet period
 // doubles the current limit, up to the configured one. The stated limit may
 // belong to another policy or to a burst of another client of the same user
-// (reference §9.4), so the lowering is not kept for ever.
+// (docs/api-reference.md §9.4), so the lowering is not kept for ever.
 const RateRecoveryQuiet = 2 * time.Minute
 
 // Priority orders the calls waiting for the shared rate limit: when several

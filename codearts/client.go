@@ -22,7 +22,7 @@ import (
 )
 
 // Defaults applied by New to zero Options fields. docs/api-client.md explains
-// each; DefaultRequestsPerSecond is derived from the reference's §9.4.
+// each; DefaultRequestsPerSecond is derived from docs/api-reference.md §9.4.
 const (
 	// DefaultRequestsPerSecond is 10 calls per minute for the whole client:
 	// every policy of the operations used is named ten_*, read as "10 calls per
@@ -32,12 +32,12 @@ const (
 	DefaultBurst             = 1
 	DefaultMaxConcurrency    = 2
 	DefaultTimeout           = 30 * time.Second
-	DefaultMaxRetries        = 2 // reference §9.5: up to 2 retries
+	DefaultMaxRetries        = 2 // docs/api-reference.md §9.5: up to 2 retries
 	DefaultBackoffBase       = 2 * time.Second
 	DefaultBackoffMax        = 5 * time.Minute
 	// DefaultAuthFailurePause is how long calls are refused after an
 	// authentication failure: the gateway locks an AK for 5 minutes after
-	// more than 5 consecutive failures (reference §9.3, §9.5 rule 2).
+	// more than 5 consecutive failures (docs/api-reference.md §9.3, §9.5 rule 2).
 	DefaultAuthFailurePause = 5 * time.Minute
 	// DefaultIAMEndpoint is the global IAM endpoint.
 	DefaultIAMEndpoint = "https://iam.myhuaweicloud.com"
@@ -70,7 +70,7 @@ type Auth struct {
 }
 
 // IAMPassword trades an IAM user's password for a project-scoped token
-// (reference §11.2). The scope is ProjectName if set, else ProjectID, else
+// (docs/api-reference.md §11.2). The scope is ProjectName if set, else ProjectID, else
 // Options.ProjectID. Endpoint "" means DefaultIAMEndpoint.
 type IAMPassword struct {
 	Endpoint, User, Password, Domain, ProjectName, ProjectID string

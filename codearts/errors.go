@@ -81,7 +81,7 @@ func (e *APIError) Error() string {
 func (e *APIError) Unwrap() error { return e.Err }
 
 // Throttled reports whether the answer is a rate-limit rejection: HTTP 429 or
-// code APIG.0308 / APIGW.0308 / CB.00060211 at any HTTP status (reference §9.5).
+// code APIG.0308 / APIGW.0308 / CB.00060211 at any HTTP status (docs/api-reference.md §9.5).
 func (e *APIError) Throttled() bool {
 	if e.HTTPStatus == http.StatusTooManyRequests {
 		return true
@@ -166,7 +166,7 @@ func IsNotFound(err error) bool {
 // IsInvalidParam reports a rejected request parameter: CB.00060200 (invalid
 // parameter), CB.00060201 (invalid job id), CB.00060202 (invalid id), or any
 // other HTTP 400 that is not throttling. The collector uses it (with
-// IsNotFound) to fall back from record id to build_record_id (reference §12 Q3).
+// IsNotFound) to fall back from record id to build_record_id (docs/api-reference.md §12 Q3).
 func IsInvalidParam(err error) bool {
 	e := asAPIError(err)
 	if e == nil || e.Throttled() {
@@ -187,7 +187,7 @@ var errDecode = errors.New("decode response")
 
 var codePattern = regexp.MustCompile(`\b(?:CB\.\d{8}|APIGW?\.\d{4}|DEV\.CB\.\d+)\b`)
 
-// errorInfo is what an error body says, whatever its shape (reference §9.1).
+// errorInfo is what an error body says, whatever its shape (docs/api-reference.md §9.1).
 type errorInfo struct{ code, message, requestID string }
 
 // parseErrorBody reads the code, message and request id from any of the

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Every error body shape of reference §9.1, served over HTTP.
+// Every error body shape of docs/api-reference.md §9.1, served over HTTP.
 func TestErrorBodyShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

@@ -13,7 +13,7 @@ import (
 
 // The CodeArts API documents some fields as strings and returns them as
 // numbers (and the other way round), sends "" or null for unset values and
-// uses several time formats (reference §2.3, §10, §12 Q4). The types below
+// uses several time formats (docs/api-reference.md §2.3, §10, §12 Q4). The types below
 // decode all the observed forms; encoding/json's own types reject some.
 
 // FlexInt64 is an integer that arrives as a JSON number, a digit string,
@@ -87,7 +87,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Time is a timestamp in any of the forms the API uses (reference §2.3):
+// Time is a timestamp in any of the forms the API uses (docs/api-reference.md §2.3):
 // RFC 3339 ("2022-10-11T08:28:42.000+00:00"), an offset without colon
 // ("2024-08-12T02:31:01+0800"), Java Date.toString ("Wed Jun 26 16:25:09 CST
 // 2024", CST meaning UTC+8) or epoch milliseconds as a number or digit string.

@@ -18,13 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Test job and record ids (from the reference's examples).
+// Test job and record ids (those of the documented examples).
 const (
 	tJob    = "901878212b1a49be9c1a1054c272762a"
 	tRecord = "3f1c2a9e-7b4d-4c1e-9a55-0d2e8b7c6f10"
 )
 
-// testdata/*.json are the reference's example responses, verbatim.
+// testdata/*.json are the example responses of Huawei's API documentation, verbatim
+// (docs/api-reference.md describes their fields).
 func fixture(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)

@@ -12,7 +12,7 @@ import (
 )
 
 // iamSource gets, caches and renews a project-scoped IAM token by password
-// (reference §11.2). One fetch at a time: concurrent callers wait for it.
+// (docs/api-reference.md §11.2). One fetch at a time: concurrent callers wait for it.
 type iamSource struct {
 	c    *Client
 	url  *url.URL

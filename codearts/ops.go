@@ -46,13 +46,13 @@ func (cl *call) checkBuild() *APIError {
 
 // ShowActionInfo reads a chunk of the log of one step of a running build
 // (GET /v1/log/task/step with job_id, build_no, step_id, start_offset,
-// end_offset and size=1000; sort is omitted, reference §3.1, §4.3).
+// end_offset and size=1000; sort is omitted, docs/api-reference.md §3.1, §3.3).
 func (c *Client) ShowActionInfo(ctx context.Context, q LogQuery) (*LogChunk, error) {
 	return c.stepLog(ctx, OpShowActionInfo, "/v1/log/task/step", q, true)
 }
 
 // ShowConsoleInfo reads a chunk of the log of one step of a finished build
-// (GET /v1/log/task/page; the same parameters without size, reference §3.2).
+// (GET /v1/log/task/page; the same parameters without size, docs/api-reference.md §3.2).
 func (c *Client) ShowConsoleInfo(ctx context.Context, q LogQuery) (*LogChunk, error) {
 	return c.stepLog(ctx, OpShowConsoleInfo, "/v1/log/task/page", q, false)
 }
@@ -105,7 +105,7 @@ func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size 
 }
 
 // ShowRunningStatus tells whether a build of the job is running and the
-// latest build number (GET /v1/job/{job_id}/running-status, reference §5).
+// latest build number (GET /v1/job/{job_id}/running-status, docs/api-reference.md §5).
 func (c *Client) ShowRunningStatus(ctx context.Context, jobID string) (*RunningStatus, error) {
 	cl := c.newCall(OpShowRunningStatus, "/v1/job/"+jobID+"/running-status", nil)
 	cl.jobID = jobID
@@ -121,7 +121,7 @@ func (c *Client) ShowRunningStatus(ctx context.Context, jobID string) (*RunningS
 }
 
 // ShowJobBuildRecordDetail returns one build record
-// (GET /v1/record/{job_id}/{build_no}/record-info, reference §6).
+// (GET /v1/record/{job_id}/{build_no}/record-info, docs/api-reference.md §6).
 func (c *Client) ShowJobBuildRecordDetail(ctx context.Context, jobID string, buildNo int64) (*BuildRecord, error) {
 	cl := c.newCall(OpShowJobBuildRecordDetail, "/v1/record/"+jobID+"/"+strconv.FormatInt(buildNo, 10)+"/record-info", nil)
 	cl.jobID, cl.buildNo = jobID, buildNo
@@ -140,7 +140,7 @@ func (c *Client) ShowJobBuildRecordDetail(ctx context.Context, jobID string, bui
 
 // ShowBuildRecordFullStages returns the stages of a build record, sorted by
 // sequence, then initial < stage1 < stage2 < … < final
-// (GET /v1/record/{record_id}/full-stages, cascade not sent, reference §7).
+// (GET /v1/record/{record_id}/full-stages, cascade not sent, docs/api-reference.md §7).
 // An empty or null build_stages gives an empty slice and no error: with the
 // wrong one of the record's two ids the API may answer that way (§12 Q3).
 func (c *Client) ShowBuildRecordFullStages(ctx context.Context, recordID string) ([]Stage, error) {
@@ -163,7 +163,7 @@ func (c *Client) ShowBuildRecordFullStages(ctx context.Context, recordID string)
 
 // ListBuildInfoRecordByJobId returns one page (0-based pageIndex, pageSize
 // 1…100) of the job's builds that started between from and to
-// (GET /v1/record/{job_id}/list, reference §8.1). from and to are sent as
+// (GET /v1/record/{job_id}/list, docs/api-reference.md §8.1). from and to are sent as
 // "yyyy-MM-dd HH:mm:ss" in their own time.Location: the API does not say
 // which zone it means (§12 Q7), so widen the window by a day on each side
 // and filter on BuildInfo.StartTime.
@@ -202,7 +202,7 @@ func (c *Client) ListBuildInfoRecordByJobId(ctx context.Context, jobID string, f
 }
 
 // ListJob returns one page (0-based pageIndex, pageSize 1…100) of the jobs
-// the caller can see (GET /v1/job/list, reference §8.2). Jobs created
+// the caller can see (GET /v1/job/list, docs/api-reference.md §8.2). Jobs created
 // during a walk can shift pages: dedupe by Job.ID.
 func (c *Client) ListJob(ctx context.Context, pageIndex, pageSize int) (*JobPage, error) {
 	v := url.Values{}

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// routeFixtures serves the reference's example responses by path, after
+// routeFixtures serves the documented example responses (testdata/*.json) by path, after
 // the fake gateway verified the AK/SK signature.
 func routeFixtures(t *testing.T, bodies map[string]string) func(w http.ResponseWriter, r *http.Request, n int) {
 	return func(w http.ResponseWriter, r *http.Request, n int) {
@@ -296,7 +296,7 @@ func TestListJobFromReference(t *testing.T) {
 	}
 }
 
-// The SDK's float32 lost 58 s on this value (reference §10); int64 must not.
+// The SDK's float32 lost 58 s on this value (docs/api-reference.md §10); int64 must not.
 func TestListJobEpochMillisExact(t *testing.T) {
 	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		writeJSON(w, 200, `{"status":"success","result":{"total":"1","job_list":[{"id":"x","last_build_time":1727041445000,"build_number":9,"repo_id":2111616838,"health_score":"75","is_finished":"false"}]}}`)

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Signing constants of the SDK-HMAC-SHA256 scheme (reference §11.1).
+// Signing constants of the SDK-HMAC-SHA256 scheme (docs/api-reference.md §11.1).
 const (
 	signAlgorithm  = "SDK-HMAC-SHA256"
 	sdkDateLayout  = "20060102T150405Z"
@@ -168,7 +168,7 @@ func parseAuthorization(v string) (access string, signed []string, sig string, e
 	return access, signed, sig, nil
 }
 
-// canonicalRequest builds the six-part canonical request of reference §11.1
+// canonicalRequest builds the six-part canonical request of docs/api-reference.md §11.1
 // step 2. signed must be lower-case and sorted, query canonical.
 func canonicalRequest(req *http.Request, signed []string, body []byte, query string) (string, error) {
 	var b strings.Builder

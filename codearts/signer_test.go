@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Inputs shared by the reference's worked examples (§11.1.1, §11.1.2).
+// Inputs shared by the worked examples of docs/api-reference.md (§11.1.1, §11.1.2).
 const (
 	exAK      = "HWEXAMPLEAKQ7Z2M9XPL"
 	exSK      = "exampleSecretKeyDoNotUse0123456789ABCDEF"

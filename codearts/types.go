@@ -9,7 +9,7 @@ import (
 
 // LogQuery selects a chunk of one step's log (ShowActionInfo, ShowConsoleInfo).
 // Offsets are opaque cursors: StartOffset is the EndOffset of the previous
-// chunk (0 for the first); EndOffset 0 means "no bound" (reference §12 Q5).
+// chunk (0 for the first); EndOffset 0 means "no bound" (docs/api-reference.md §12 Q5).
 type LogQuery struct {
 	JobID       string
 	BuildNo     int64
@@ -40,7 +40,7 @@ type RunningStatus struct {
 
 // BuildRecord is one build (ShowJobBuildRecordDetail). ID and BuildRecordID
 // are both kept because which of them ShowBuildRecordFullStages wants is
-// undocumented (reference §12 Q3): try ID first, then BuildRecordID.
+// undocumented (docs/api-reference.md §12 Q3): try ID first, then BuildRecordID.
 // Zero times are "unset"; durations are milliseconds as reported.
 type BuildRecord struct {
 	ID              string
@@ -70,7 +70,7 @@ type BuildRecord struct {
 
 // Stage is one entry of ShowBuildRecordFullStages' build_stages.
 // Name is execution_stage_name (initial, stageN, final); NodeID is nil when
-// the API sent null (reference §7, §12 Q2).
+// the API sent null (docs/api-reference.md §7, §12 Q2).
 type Stage struct {
 	ID                    string
 	BuildRecordID         string
@@ -283,7 +283,7 @@ func (w *wireStage) toStage(key string) Stage {
 
 // sortStages orders stages by Sequence, then by stage-name rank (initial,
 // stage1, stage2, … stage10, …, final, then other names), then by name, so
-// the order never depends on JSON key order (reference §7).
+// the order never depends on JSON key order (docs/api-reference.md §7).
 func sortStages(st []Stage) {
 	sort.SliceStable(st, func(i, j int) bool {
 		a, b := st[i], st[j]

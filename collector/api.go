@@ -29,7 +29,7 @@ type api interface {
 	// refused reports whether the service answered err as a definite
 	// refusal of this request (4xx or a "fail" envelope, but not throttling,
 	// authentication or permission), so that trying the sibling log
-	// operation makes sense (reference §12 Q11).
+	// operation makes sense (docs/api-reference.md §12 Q11).
 	refused(err error) bool
 	// errKey is a short, stable description of err for "log once per
 	// change": it leaves out request ids and other per-call noise.

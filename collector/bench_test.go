@@ -39,7 +39,7 @@ import (
 // The simulator's answers are recorded once and replayed by a plain HTTP
 // server in a child process (TestReplayServer), so the CPU measured is the
 // exporter's alone: HTTP client, signing, decoding, parsing, ledger. pages=5KB are 2,000–8,000 characters, pages=30KB
-// 20,000–40,000; the real service's page size is unknown (reference §12
+// 20,000–40,000; the real service's page size is unknown (docs/api-reference.md §12
 // Q1). The state-file variant commits every 50 pages.
 func BenchmarkIngest(b *testing.B) {
 	for _, pc := range []struct {

@@ -84,7 +84,7 @@ func (a clientAPI) stepLog(ctx context.Context, running bool, q logQuery) (*logP
 	return &logPage{HasMore: ch.HasMore, EndOffset: ch.EndOffset, Log: ch.Log}, nil
 }
 
-// notFound: HTTP 404 and the "invalid id" answers (reference §9.2, §12 Q3).
+// notFound: HTTP 404 and the "invalid id" answers (docs/api-reference.md §9.2, §12 Q3).
 func (clientAPI) notFound(err error) bool {
 	return codearts.IsNotFound(err) || codearts.IsInvalidParam(err)
 }

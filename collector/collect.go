@@ -9,7 +9,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
-// Families derived from the ledger that CONTRACT.md does not fix; the table
+// Families derived from the ledger that are not among README.md's fixed families; the table
 // in docs/collector.md documents them.
 const (
 	lastBuildResultName    = "codearts_build_last_build_result"

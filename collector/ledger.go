@@ -36,7 +36,7 @@ type jobLedger struct {
 	// 0 means the job has never been seen (the backfill decision is pending).
 	NextBuildNo int64 `json:"next_build_no,omitempty"`
 	// RecordIDField caches which record-info field full-stages accepted as
-	// record_id ("id" or "build_record_id", reference §12 Q3).
+	// record_id ("id" or "build_record_id", docs/api-reference.md §12 Q3).
 	RecordIDField string `json:"record_id_field,omitempty"`
 	// Builds are the builds being ingested, ascending by number.
 	Builds []*buildProgress `json:"builds,omitempty"`

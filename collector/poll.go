@@ -261,7 +261,7 @@ func (p *jobPoll) dropBuild(b *buildProgress) {
 
 // fetchStages calls full-stages with the record id candidates in order:
 // the field that worked last for this job first, then id, then
-// build_record_id (reference §12 Q3). The first candidate with stages wins
+// build_record_id (docs/api-reference.md §12 Q3). The first candidate with stages wins
 // and is cached. An empty stage list is accepted only if no candidate has
 // stages.
 func (p *jobPoll) fetchStages(ctx context.Context, rec *buildRecord) ([]stageInfo, string, error) {
@@ -425,7 +425,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		page, err := p.cfg.api.stepLog(ctx, running, q)
 		if err != nil && !running && p.cfg.api.refused(err) {
 			// ShowConsoleInfo refused a finished step: ShowActionInfo
-			// serves the same log with the same cursors (reference §3.2,
+			// serves the same log with the same cursors (docs/api-reference.md §3.2,
 			// §12 Q11).
 			if alt, aerr := p.cfg.api.stepLog(ctx, true, q); aerr == nil {
 				page, err = alt, nil
@@ -443,7 +443,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		p.sinceCommit++
 		p.c.self.pages.WithLabelValues(p.job.Name).Inc()
 		if page.Log == "" && page.HasMore {
-			// The API says "ask again" (reference §3.1): next poll.
+			// The API says "ask again" (docs/api-reference.md §3.1): next poll.
 			p.c.self.emptyPages.WithLabelValues(p.job.Name).Inc()
 			return false, nil
 		}

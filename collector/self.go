@@ -8,7 +8,7 @@ import (
 
 // selfMetrics are the exporter's own codearts_exporter_* families that do
 // not live in the ledger. They start from zero on every process start
-// (CONTRACT.md section 3 allows it) and are exported through the Collector,
+// (as README.md, Metrics, says) and are exported through the Collector,
 // so registering the Collector registers them too.
 type selfMetrics struct {
 	pollErrors       *prometheus.CounterVec

@@ -1,12 +1,12 @@
 // Package metrics holds the names, help texts, label names and histogram
-// buckets of the metric families fixed by CONTRACT.md section 3, so that the
+// buckets of the metric families fixed by README.md, Metrics, so that the
 // live collector and the offline `analyze --format=openmetrics` emit the very
 // same families.
 package metrics
 
 import "strings"
 
-// Fixed metric family names (CONTRACT.md section 3).
+// Fixed metric family names (README.md, Metrics).
 const (
 	LogRecordsTotal        = "codearts_build_log_records_total"
 	LogBytesTotal          = "codearts_build_log_bytes_total"
@@ -42,7 +42,7 @@ const (
 	LabelCode    = "code"
 )
 
-// Result label values (CONTRACT.md section 5).
+// Result label values (README.md, Metrics).
 const (
 	ResultSuccess = "success"
 	ResultFailure = "failure"
@@ -57,7 +57,7 @@ var ActionDurationBuckets = []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 180
 var BuildDurationBuckets = []float64{30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400}
 
 // ResultFromStatus maps a CodeArts stage or build status to the result label
-// (CONTRACT.md section 5). Matching ignores case.
+// (README.md, Metrics). Matching ignores case.
 func ResultFromStatus(status string) string {
 	switch strings.ToUpper(status) {
 	case "SUCCESS":
@@ -72,7 +72,7 @@ func ResultFromStatus(status string) string {
 }
 
 // IsFinished reports whether a stage or build status is terminal
-// (CONTRACT.md section 5): RUNNING, PENDING, QUEUED, InQueue and unknown
+// (README.md, Metrics): RUNNING, PENDING, QUEUED, InQueue and unknown
 // values are not.
 func IsFinished(status string) bool {
 	switch strings.ToUpper(status) {

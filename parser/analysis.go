@@ -11,7 +11,7 @@ import (
 )
 
 // Whole-log analysis: action runs, their results and durations, the build
-// result and record counts labelled as `analyze` labels them (CONTRACT.md §5).
+// result and record counts labelled as `analyze` labels them (docs/parser.md).
 
 // Markers written by CodeArts in a platform record's message.
 var (

@@ -1,6 +1,6 @@
 package parser
 
-// CodeArts writes a timestamp prefix in one of two forms (CONTRACT.md §5):
+// CodeArts writes a timestamp prefix in one of two forms (docs/parser.md):
 //
 //	[2026/09/10 17:26:22.661 GMT+08:00]   form 1, 35 bytes
 //	[Sep 14, 2026 02:29:37.820 GMT+08:00] form 2, 36 or 37 bytes (day of month 1 or 2 digits)

@@ -1,5 +1,5 @@
 // Package parser turns CodeArts Build log text into records exactly as
-// CONTRACT.md section 5 fixes them: a record starts at a CodeArts timestamp
+// docs/parser.md fixes them: a record starts at a CodeArts timestamp
 // prefix (at a line start or glued mid-line), physical lines without a
 // prefix continue the previous record, and text before the first prefix of
 // a log is one record of its own. Platform records carry the level and tag
@@ -15,7 +15,7 @@ package parser
 // so they can index arrays.
 type Level uint8
 
-// The four levels of CONTRACT.md section 3, most severe first.
+// The four levels of README.md, Metrics, most severe first.
 const (
 	LevelError Level = iota
 	LevelWarning
@@ -51,7 +51,7 @@ func ParseLevel(s string) (Level, bool) {
 // header after the prefix) or the build's own output (everything else).
 type Source uint8
 
-// The two sources of CONTRACT.md section 3.
+// The two sources of README.md, Metrics.
 const (
 	SourcePlatform Source = iota
 	SourceOutput
@@ -68,7 +68,7 @@ func (s Source) String() string {
 	return "output"
 }
 
-// Record is one log record (CONTRACT.md section 5).
+// Record is one log record (docs/parser.md).
 //
 // All slices alias the stream's buffer: they are valid only during the emit
 // callback. Copy what you keep.

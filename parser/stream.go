@@ -19,7 +19,7 @@ type StreamState struct {
 	Offset int64 `json:"offset"`
 }
 
-// Stream splits one log into records (CONTRACT.md §5) and emits each record
+// Stream splits one log into records (docs/parser.md) and emits each record
 // once it is complete: when the next prefix has arrived, or at Flush. Feed it
 // chunks split anywhere (inside a prefix, inside a UTF-8 character, between
 // \r and \n): the records are the same as for the whole text at once.
@@ -286,7 +286,7 @@ func parseAfterPrefix(rules *Rules, buf []byte, start, end, n int, ms int64, r *
 	r.Level = rules.classify(r.Message, cls)
 }
 
-// splitTag returns the DISPLAY and the action id of a TAG (CONTRACT.md §5):
+// splitTag returns the DISPLAY and the action id of a TAG (docs/parser.md):
 // up to the last ':', else up to the first '#', else the whole TAG. A DISPLAY
 // that would be empty (TAG ":x") is the whole TAG, so it is never empty.
 func splitTag(tag []byte) (display, id []byte) {
@@ -419,7 +419,7 @@ var asciiLetter = func() (t [256]bool) {
 
 func isASCIILetter(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' }
 
-// platformLevel maps a platform LEVEL (any case) per CONTRACT.md §5.
+// platformLevel maps a platform LEVEL (any case) per docs/parser.md.
 func platformLevel(tok []byte) Level {
 	var u [maxLevelLen]byte
 	for i, c := range tok {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Field names and JSON types from the reference's tables (§3, §5–§8).
+// Field names and JSON types from docs/api-reference.md's tables (§3, §5–§8).
 var (
 	runningStatusFields = map[string]string{
 		"last_job_id": "string", "last_build_no": "digits", "last_build_status": "string", "is_running": "bool",

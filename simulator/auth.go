@@ -14,7 +14,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 )
 
-// maxSkew is the gateway's tolerance for X-Sdk-Date (reference §11.1 step 1).
+// maxSkew is the gateway's tolerance for X-Sdk-Date (docs/api-reference.md §11.1 step 1).
 const maxSkew = 15 * time.Minute
 
 // authEnabled reports whether any credential is configured.
@@ -106,7 +106,7 @@ func (s *Server) noteAKFailure(now time.Time) {
 	}
 }
 
-// iamRequest is the body of POST /v3/auth/tokens (reference §11.2).
+// iamRequest is the body of POST /v3/auth/tokens (docs/api-reference.md §11.2).
 type iamRequest struct {
 	Auth struct {
 		Identity struct {

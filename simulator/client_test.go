@@ -46,7 +46,7 @@ func TestTheExportersClientReadsEverything(t *testing.T) {
 	if jobs.Total != 2 || len(jobs.Jobs) != 2 || jobs.Jobs[0].ID != testJobZH || jobs.Jobs[0].BuildNumber != 2 || jobs.Jobs[0].IsFinished {
 		t.Errorf("ListJob %+v", jobs)
 	}
-	// The simulator reads the window in UTC+08:00 (reference §12 Q7).
+	// The simulator reads the window in UTC+08:00 (docs/api-reference.md §12 Q7).
 	page, err := c.ListBuildInfoRecordByJobId(ctx, testJobZH, t0.Add(-time.Hour).In(beijing), t0.Add(time.Hour).In(beijing), 0, 100)
 	if err != nil {
 		t.Fatal(err)

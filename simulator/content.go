@@ -25,7 +25,7 @@ type event struct {
 	body   string
 }
 
-// Platform markers (CONTRACT.md §5 end markers: 该步骤执行完成, This step is
+// Platform markers (docs/parser.md end markers: 该步骤执行完成, This step is
 // complete, Failed to complete this step).
 func (g *gen) startMarker() string {
 	if g.spec.English {

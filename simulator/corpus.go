@@ -8,7 +8,7 @@ import (
 )
 
 // The real fixtures (copies in testdata/real) are split into records at
-// every CodeArts timestamp prefix, exactly as CONTRACT.md §5 defines a
+// every CodeArts timestamp prefix, exactly as docs/parser.md defines a
 // record; the text after each prefix is kept (leading space, continuation
 // lines, and no line end when the next record is glued on the same line).
 // Windows of these records are replayed as the tool output of steps whose

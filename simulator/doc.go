@@ -1,7 +1,7 @@
 // Package simulator is a faithful fake of the Huawei Cloud CodeArts Build
 // API, for --demo, end-to-end tests and benchmarks. It is a peer of the real
 // service: an http.Handler serving the read-only operations of
-// ../shared/reference/codearts-build-api.md with their documented JSON
+// docs/api-reference.md (cited as §n) with their documented JSON
 // shapes, error bodies, paging and faults, and its own JSON types (it does
 // not use the client's).
 //

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The JSON shapes below follow the reference's field tables (§5–§8) field by
+// The JSON shapes below follow docs/api-reference.md's field tables (§5–§8) field by
 // field, including the documented type oddities: numbers as digit strings
 // (last_build_no, build_number, page_index, total_page, total_record), epoch
 // milliseconds as numbers, nullable strings as null.
@@ -79,7 +79,7 @@ type runningStatusJSON struct {
 }
 
 // handleRunningStatus: last_build_status is "InQueue" while the newest
-// build runs (as in the reference's example, with is_running true) and
+// build runs (as in the documented example, with is_running true) and
 // "Finished" otherwise.
 func (s *Server) handleRunningStatus(w http.ResponseWriter, r *http.Request, now int64) {
 	j := s.lookupJob(w, r.PathValue("job_id"))
@@ -139,7 +139,7 @@ type recordInfoJSON struct {
 	ErrMsg           *string `json:"err_msg"`
 }
 
-// handleRecordInfo answers like the reference's example, which has no
+// handleRecordInfo answers like the documented example, which has no
 // `error` key at all.
 func (s *Server) handleRecordInfo(w http.ResponseWriter, r *http.Request, now int64) {
 	j := s.lookupJob(w, r.PathValue("job_id"))
@@ -515,7 +515,7 @@ func (j *job) jobJSON(l listed, now int64) jobJSON {
 	}
 	p := l.plan
 	if p == nil {
-		return res // never built: build_number "" (reference §8.2)
+		return res // never built: build_number "" (docs/api-reference.md §8.2)
 	}
 	res.LastBuildTime = p.start
 	res.BuildNumber = strconv.FormatInt(p.number, 10)

@@ -209,7 +209,7 @@ type Faults struct {
 	RetryAfter time.Duration
 	// ThrottleLimit is the limit of the policy that an injected APIG.0308
 	// names in its message ("…policy user over ratelimit,limit:10,time:1
-	// minute", the reference's example): calls per minute. A client that
+	// minute", the documented example): calls per minute. A client that
 	// adapts its rate to the message slows down to it. Default 10.
 	ThrottleLimit int
 }

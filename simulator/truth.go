@@ -66,7 +66,7 @@ type StageTruth struct {
 	// the unit of offsets.
 	Bytes, Chars int64
 	// Records is the number of records in Log: each starts with exactly one
-	// CodeArts timestamp prefix (CONTRACT.md §5; glued records count twice).
+	// CodeArts timestamp prefix (docs/parser.md; glued records count twice).
 	Records int
 	// FirstRecordTime and LastRecordTime are the timestamps written in the
 	// prefixes of the first and the last record of Log (zero when empty) —

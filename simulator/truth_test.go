@@ -50,7 +50,7 @@ func countParserRecords(log string) int {
 
 // TestTruthAgreesWithTheParser checks Truth's bookkeeping against two
 // independent readings of its texts: a prefix count, and the exporter's own
-// parser (CONTRACT.md §5), for every stage of every demo build — including
+// parser (docs/parser.md), for every stage of every demo build — including
 // glued records, continuation lines, both prefix forms and two zones.
 func TestTruthAgreesWithTheParser(t *testing.T) {
 	o := DemoOptions(5)
