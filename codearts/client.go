@@ -486,6 +486,9 @@ func (c *Client) classify(cl *call, r *response) *APIError {
 		return nil
 	}
 	info := parseErrorBody(r.body)
+	if hint := notAPIAnswer(r.header, r.body); hint != "" {
+		info.message = hint
+	}
 	e := cl.errorf("%s", truncate(c.redact(info.message), 300))
 	e.HTTPStatus = r.status
 	e.Code = truncate(c.redact(info.code), 64)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -186,6 +187,33 @@ func IsTemporary(err error) bool { e := asAPIError(err); return e != nil && e.Te
 var errDecode = errors.New("decode response")
 
 var codePattern = regexp.MustCompile(`\b(?:CB\.\d{8}|APIGW?\.\d{4}|DEV\.CB\.\d+)\b`)
+
+// wrongEndpointHint is how an answer that is not the CodeArts API's is
+// reported, instead of quoting it: it is typically the HTML error page of a
+// host that is not the CodeArts gateway, or of a path it does not serve.
+const wrongEndpointHint = "check codearts.endpoint and the job id"
+
+// notAPIAnswer describes a body that is not JSON and names no CodeArts or
+// gateway code, without quoting it; "" for anything else (an empty body
+// included).
+func notAPIAnswer(h http.Header, body []byte) string {
+	text := bytes.TrimSpace(body)
+	if len(text) == 0 || json.Valid(text) || codePattern.Match(text) {
+		return ""
+	}
+	ct := h.Get("Content-Type")
+	if mt, _, _ := strings.Cut(ct, ";"); mt != "" {
+		ct = strings.TrimSpace(mt)
+	}
+	what := "a body that is not JSON"
+	switch {
+	case strings.Contains(ct, "html") || text[0] == '<':
+		what = "an HTML page"
+	case ct != "":
+		what = "a " + truncate(ct, 64) + " body"
+	}
+	return fmt.Sprintf("not an answer of the CodeArts API (%s of %d bytes): %s", what, len(body), wrongEndpointHint)
+}
 
 // errorInfo is what an error body says, whatever its shape (docs/api-reference.md §9.1).
 type errorInfo struct{ code, message, requestID string }

@@ -32,7 +32,9 @@ func TestErrorBodyShapes(t *testing.T) {
 		{"nested under any key", 500, nil, `{"outcome":{"code":"CB.00060100","message":"network busy","request_id":"n-1"}}`, "CB.00060100", "network busy", "n-1"},
 		{"nested under error", 404, nil, `{"error":{"code":"APIG.0101","message":"API not found"}}`, "APIG.0101", "API not found", ""},
 		{"IAM numeric code", 401, nil, `{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}`, "401", "The username or password is wrong.", ""},
-		{"HTML from a proxy", 502, nil, "<html><body>Bad Gateway</body></html>\n<p>more</p>", "", "<html><body>Bad Gateway</body></html>", ""},
+		{"HTML from a proxy", 502, nil, "<html><body>Bad Gateway</body></html>\n<p>more</p>", "",
+			"not an answer of the CodeArts API (an HTML page of 49 bytes): check codearts.endpoint and the job id", ""},
+		{"text naming a gateway code", 404, nil, "APIG.0101 API not found\nmore", "APIG.0101", "APIG.0101 API not found", ""},
 		{"empty body", 504, nil, ``, "", "Gateway Timeout", ""},
 		{"2xx error_code without status", 200, nil, `{"error_code":"CB.00060200","error_msg":"Invalid param"}`, "CB.00060200", "Invalid param", ""},
 	} {

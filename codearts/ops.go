@@ -258,6 +258,9 @@ func (c *Client) get(ctx context.Context, cl *call, out any) (*response, error) 
 
 func (c *Client) decodeError(cl *call, resp *response, err error) *APIError {
 	e := cl.errorf("decode response: %s", c.redact(err.Error()))
+	if hint := notAPIAnswer(resp.header, resp.body); hint != "" {
+		e.Message = hint
+	}
 	e.HTTPStatus = resp.status
 	e.RequestID = requestID(resp.header, "")
 	e.Err = fmt.Errorf("%w: %w", errDecode, err)
