@@ -78,8 +78,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitCode
 	}
 	if err != nil {
+		// Once: app.Usage(args) would parse args again and repeat the error.
 		fmt.Fprintf(stderr, "analyze: %v\n", err)
-		app.Usage(args)
+		if ctx, cerr := app.ParseContext(nil); cerr == nil {
+			_ = app.UsageForContext(ctx)
+		}
 		return exitUsage
 	}
 	if *jobName == "" {
@@ -113,6 +116,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
+		warnNotCodeArts(stderr, name, a)
 		logs = append(logs, Log{Name: name, Analysis: a})
 	}
 	if failed {
@@ -136,6 +140,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInput
 	}
 	return exitOK
+}
+
+// warnNotCodeArts tells a person who analysed the wrong file (a log that is
+// not from CodeArts, a config file) why every number is zero. The file is
+// still analysed and the exit status is unchanged: an empty log or output
+// without a single timestamp is not an error.
+func warnNotCodeArts(stderr io.Writer, name string, a *parser.Analysis) {
+	switch {
+	case a.Bytes == 0:
+		fmt.Fprintf(stderr, "analyze: warning: %s is empty\n", displayName(name))
+	case !a.HasTime:
+		fmt.Fprintf(stderr, "analyze: warning: %s does not look like a CodeArts log: none of its %d lines has a CodeArts timestamp prefix such as [2026/09/10 17:26:22.661 GMT+08:00]\n",
+			displayName(name), a.Lines)
+	}
 }
 
 func displayName(name string) string {
