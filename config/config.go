@@ -11,12 +11,15 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -275,7 +278,7 @@ func unwrapPathError(err error) error {
 }
 
 func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	errs := &problems{file: file}
+	errs := &problems{file: file, data: data}
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -296,9 +299,15 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	// A type error (a wrong kind of value, an unknown key) does not stop
+	// yaml.v3: it decodes everything else and reports them all, so the
+	// checks below still run and every problem is reported at once.
 	if err := dec.Decode(cfg); err != nil {
 		errs.yamlError(err, errs.index)
-		return nil, errs.list
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, errs.list
+		}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -306,12 +315,28 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		return nil, errs.list
 	}
 
+	typeErrors := len(errs.list)
 	v := validator{problems: errs, dir: filepath.Dir(file), lookupEnv: lookupEnv}
 	v.validate(cfg)
+	errs.dropRepeats(typeErrors)
 	if len(errs.list) > 0 {
+		if typeErrors > 0 { // two sources: put them in file order
+			slices.SortStableFunc(errs.list, func(a, b *Error) int {
+				return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
+			})
+		}
 		return nil, errs.list
 	}
 	return cfg, nil
+}
+
+// lineOrder sorts problems without a line (about the file as a whole)
+// after those with one.
+func lineOrder(line int) int {
+	if line <= 0 {
+		return math.MaxInt
+	}
+	return line
 }
 
 type validator struct {

@@ -103,10 +103,11 @@ func TestLoadBad(t *testing.T) {
 	require.GreaterOrEqual(t, len(files), 20)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			want := wantLine(t, f)
 			_, err := load(f, noEnv)
 			require.Error(t, err)
-			require.Contains(t, err.Error(), want)
+			for _, want := range wantLines(t, f) {
+				require.Contains(t, err.Error(), want)
+			}
 			var list ErrorList
 			require.True(t, errors.As(err, &list), "Load returns an ErrorList")
 			for _, e := range list {
@@ -116,16 +117,24 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
-func wantLine(t *testing.T, file string) string {
+// wantLines returns the "# want: " lines a bad file starts with: one per
+// problem the error must report.
+func wantLines(t *testing.T, file string) []string {
 	t.Helper()
 	f, err := os.Open(file)
 	require.NoError(t, err)
 	defer f.Close()
 	s := bufio.NewScanner(f)
-	require.True(t, s.Scan())
-	want, ok := strings.CutPrefix(s.Text(), "# want: ")
-	require.True(t, ok, "%s must start with a '# want: ' line", file)
-	return want
+	var wants []string
+	for s.Scan() {
+		want, ok := strings.CutPrefix(s.Text(), "# want: ")
+		if !ok {
+			break
+		}
+		wants = append(wants, want)
+	}
+	require.NotEmpty(t, wants, "%s must start with a '# want: ' line", file)
+	return wants
 }
 
 func TestAllProblemsReported(t *testing.T) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -40,8 +41,45 @@ func (l ErrorList) Error() string {
 // problems gathers errors and knows where each key of the file is.
 type problems struct {
 	file  string
+	data  []byte // the file's content, to place syntax errors
 	index *nodeIndex
 	list  ErrorList
+}
+
+// dropRepeats removes the problems after the first n (the type errors) that
+// are on the line of one of them or of the key holding it: a key whose value
+// had the wrong type keeps its default, and a check of that default would
+// only repeat the problem in other words ("jobs: expected a list", then "no
+// jobs"; "secret_key: expected a string", then "auth: secret_key is
+// missing").
+func (c *problems) dropRepeats(n int) {
+	if n == 0 {
+		return
+	}
+	lines := map[int]bool{}
+	for _, e := range c.list[:n] {
+		if e.Line <= 0 {
+			continue
+		}
+		lines[e.Line] = true
+		if c.index == nil {
+			continue
+		}
+		for _, en := range c.index.entries {
+			if en.key != nil && en.key.Line == e.Line || en.val.Line == e.Line {
+				if parent := parentPath(en.path); parent != "" {
+					lines[c.line(parent)] = true
+				}
+			}
+		}
+	}
+	kept := c.list[:n]
+	for _, e := range c.list[n:] {
+		if !lines[e.Line] {
+			kept = append(kept, e)
+		}
+	}
+	c.list = kept
 }
 
 func (c *problems) add(line int, format string, args ...any) {
@@ -149,10 +187,46 @@ func (c *problems) yamlError(err error, ix *nodeIndex) {
 	msg := err.Error()
 	if m := reSyntax.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		c.add(line, "invalid YAML: %s", m[2])
+		c.add(syntaxErrorLine(c.data, line, m[2]), "invalid YAML: %s", m[2])
 		return
 	}
 	c.add(0, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// syntaxErrorLine returns the line a YAML syntax error is about. For
+// errors inside a block (a key indented one space too far: "did not find
+// expected key"), yaml.v3 reports the line where the enclosing block starts,
+// which can be far above the mistake. The parser stops at the first token it
+// cannot use, so the mistake is on the last line of the shortest beginning
+// of the file that fails with the same message: found by bisection, from
+// the reported line on (a handful of parses of a few lines each).
+func syntaxErrorLine(data []byte, line int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return line
+	}
+	fails := func(n int) bool {
+		var node yaml.Node
+		err := yaml.Unmarshal(bytes.Join(lines[:n], nil), &node)
+		if err == nil {
+			return false
+		}
+		m := reSyntax.FindStringSubmatch(err.Error())
+		return m != nil && m[2] == msg
+	}
+	lo, hi := line, len(lines)
+	if !fails(hi) {
+		return line
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // describe rewrites one yaml.v3 type error, naming the key by its path
