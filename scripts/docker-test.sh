@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the container image for real: builds it (scripts/docker-build.sh, no
 # registry needed), checks what the image declares (non-root user, exposed
-# port, entrypoint and default command, OCI labels, the files inside), runs
+# port, entrypoint and default command, OCI labels and the version the binary
+# reports, the files inside), runs
 # it with --demo and reads /metrics from it, checks that the default command
 # fails clearly without a config file, then removes everything it made.
 #
@@ -120,6 +121,12 @@ for label in title source version revision created; do
   value=$(inspect "{{index .Config.Labels \"org.opencontainers.image.$label\"}}")
   if [ -z "$value" ] || [ "$value" = unknown ]; then die "OCI label org.opencontainers.image.$label is '$value'"; fi
 done
+# The binary reports the version and revision the labels carry (both from make).
+revision=$(inspect '{{index .Config.Labels "org.opencontainers.image.revision"}}')
+version=$(inspect '{{index .Config.Labels "org.opencontainers.image.version"}}')
+reported=$(docker run --rm --network host "$tag" --version 2>&1) || die "--version failed: $reported"
+grep -Fq "version $version (" <<<"$reported" && grep -Fq "revision: $revision)" <<<"$reported" ||
+  die "the binary reports '$reported', the labels say version $version, revision $revision"
 size=$(inspect '{{.Size}}')
 [ "$size" -lt $((60 * 1024 * 1024)) ] || die "image is $size bytes: more than a static binary and a CA bundle"
 log "image $tag: user $user, port $ports, entrypoint $entry, cmd $cmd, $((size / 1024 / 1024)) MiB"
