@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -417,4 +418,47 @@ func (h *hangingAPI) buildRecord(ctx context.Context, id string, n int64) (*buil
 		}
 	}
 	return h.api.buildRecord(ctx, id, n)
+}
+
+// TestFirstRunLogs: a user following an account sees what happens: the
+// jobs found, the builds scheduled, catch-up progress with an estimate,
+// and the end of the catch-up.
+func TestFirstRunLogs(t *testing.T) {
+	e := newEnv(t, envOpts{seed: 4, jobs: testJobs(3)})
+	var buf syncBuffer
+	o := e.discoveryOptions(tempState(t), &Discovery{})
+	o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	c, reg := newCollector(t, o)
+	pollUntilDone(t, e, c, reg, 800)
+	out := buf.String()
+	for _, want := range []string{
+		`msg="discovery: jobs listed and followed" listed=3 list_job_pages=1 followed=3 filtered_out=0`,
+		`msg="builds scheduled for catch-up`,
+		`msg="catch-up progress" backfill_builds_left=`,
+		`msg="caught up: every followed job was polled and its backfill builds are read" jobs=3`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "caught up") != 1 {
+		t.Errorf("caught up logged %d times", strings.Count(out, "caught up"))
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

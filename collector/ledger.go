@@ -74,8 +74,9 @@ type buildProgress struct {
 	// step log answered "not found"; at Options.BuildGiveUpAfter the build
 	// is dropped.
 	Misses int `json:"misses,omitempty"`
-	// Backfill marks a build scheduled at the first sight of its job: it
-	// is read after running and new builds (codearts.PriorityBackfill).
+	// Backfill marks a build scheduled at the first sight of its job, or
+	// one of several missed during an outage other than the newest: it is
+	// read after running and new builds (codearts.PriorityBackfill).
 	Backfill bool             `json:"backfill,omitempty"`
 	Stages   []*stageProgress `json:"stages,omitempty"`
 }

@@ -154,10 +154,12 @@ func (p *jobPoll) schedule(latest int64) {
 	default:
 		return
 	}
+	// Catch-up (first sight, or the builds an outage left behind, all but
+	// the newest) is backfill: read after running and new builds.
 	for n := from; n <= latest; n++ {
-		w.Builds = append(w.Builds, &buildProgress{Number: n, Backfill: backfill})
+		w.Builds = append(w.Builds, &buildProgress{Number: n, Backfill: backfill || n < latest})
 	}
-	if backfill && latest >= from {
+	if latest >= from && (backfill || latest > from) {
 		p.c.prog.scheduled.Add(latest - from + 1)
 	}
 }

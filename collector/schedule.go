@@ -565,7 +565,8 @@ func jobPriority(jl *jobLedger, known bool) codearts.Priority {
 }
 
 // buildPriority: a build seen running is "running"; a build scheduled at
-// the first sight of its job is "backfill"; any other is "new".
+// the first sight of its job, or older than the newest of several found at
+// once (after an outage), is "backfill"; any other is "new".
 func buildPriority(b *buildProgress) codearts.Priority {
 	switch {
 	case b.Status != "" && !metrics.IsFinished(b.Status):
@@ -589,9 +590,11 @@ func (c *Collector) checked(j Job) {
 	c.self.lastPollSuccess.WithLabelValues(j.Name).Set(float64(c.now().UnixNano()) / 1e9)
 }
 
-// logProgress logs the catch-up after a round: builds scheduled at first
-// sight, builds left and an estimate at the current rate, at most every 30
-// seconds while there is a backlog, and once when it is gone.
+// logProgress logs the catch-up after a round: builds scheduled for
+// catch-up, backfill builds left and jobs not yet polled with an estimate at
+// the current rate, at most every 30 seconds while there is such a backlog,
+// and once when it is gone. Running and new builds are live work, not
+// backlog.
 func (c *Collector) logProgress(cfg *config) {
 	pub := c.published.Load()
 	left, unseen := 0, 0
@@ -601,17 +604,21 @@ func (c *Collector) logProgress(cfg *config) {
 			unseen++
 			continue
 		}
-		left += len(jl.Builds)
+		for _, b := range jl.Builds {
+			if b.Backfill {
+				left++
+			}
+		}
 	}
 	now := time.Now()
 	if n := c.prog.scheduled.Swap(0); n > 0 {
-		c.logger.Info("builds scheduled for ingestion at the first sight of their jobs", "builds", n, "backfill_builds", cfg.backfill)
+		c.logger.Info("builds scheduled for catch-up (first sight of a job, or missed while the exporter was away)", "builds", n, "backfill_builds", cfg.backfill)
 	}
 	c.sched.mu.Lock()
 	defer c.sched.mu.Unlock()
 	if left == 0 && unseen == 0 {
 		if !c.sched.catchUpFrom.IsZero() {
-			c.logger.Info("caught up: every followed job's scheduled builds are read",
+			c.logger.Info("caught up: every followed job was polled and its backfill builds are read",
 				"jobs", len(*c.followed.Load()), "builds_done", c.prog.buildsDone.Load(),
 				"took", now.Sub(c.sched.catchUpFrom).Round(time.Second))
 			c.sched.catchUpFrom = time.Time{}
@@ -629,7 +636,7 @@ func (c *Collector) logProgress(cfg *config) {
 	if done > 0 {
 		perBuild = float64(calls) / float64(done)
 	}
-	args := []any{"builds_left", left, "jobs_not_yet_polled", unseen, "builds_done", done,
+	args := []any{"backfill_builds_left", left, "jobs_not_yet_polled", unseen, "builds_done", done,
 		"api_calls", calls, "list_job_pages", c.sched.listing.pagesOrZero()}
 	if r := cfg.api.rate(); r > 0 && !math.IsInf(r, 1) {
 		est := time.Duration(float64(left+unseen) * perBuild / r * float64(time.Second))

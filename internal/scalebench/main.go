@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
@@ -45,21 +46,21 @@ func main() {
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	check(build.Run())
-	fmt.Printf("%-7s %-6s %-10s %-10s %-9s %-9s %-10s %-12s %-10s %-8s %-10s\n",
-		"jobs", "active", "calls/poll", "target", "RSS MiB", "peak MiB", "state KiB", "state write", "metrics KiB", "series", "scrape")
+	fmt.Printf("%-7s %-6s %-9s %-10s %-10s %-9s %-9s %-10s %-12s %-11s %-8s %-10s\n",
+		"jobs", "active", "catch-up", "calls/poll", "target", "RSS MiB", "peak MiB", "state KiB", "state write", "metrics KiB", "series", "scrape")
 	for _, f := range strings.Split(*jobsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		check(err)
 		active := max(int(float64(n)**activePct/100+0.5), 1)
 		r := measure(bin, dir, n, active, *polls, *backfill)
-		fmt.Printf("%-7d %-6d %-10.1f %-10.1f %-9.1f %-9.1f %-10.1f %-12s %-10.1f %-8d %-10s\n",
-			n, active, r.callsPerPoll, r.target, r.rssMiB, r.peakMiB, r.stateKiB, r.stateWrite, r.metricsKiB, r.series, r.scrape)
+		fmt.Printf("%-7d %-6d %-9s %-10.1f %-10.1f %-9.1f %-9.1f %-10.1f %-12s %-11.1f %-8d %-10s\n",
+			n, active, r.catchUp, r.callsPerPoll, r.target, r.rssMiB, r.peakMiB, r.stateKiB, r.stateWrite, r.metricsKiB, r.series, r.scrape)
 	}
 }
 
 type result struct {
 	callsPerPoll, target, rssMiB, peakMiB, stateKiB, metricsKiB float64
-	stateWrite, scrape                                          time.Duration
+	stateWrite, scrape, catchUp                                 time.Duration
 	series                                                      int
 }
 
@@ -93,6 +94,7 @@ discovery: {}
 	check(cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	addr := make(chan string, 1)
+	var caughtUp atomic.Bool
 	go func() {
 		re := regexp.MustCompile(`"msg":"Listening on","address":"([^"]+)"`)
 		sc := bufio.NewScanner(stderr)
@@ -100,6 +102,9 @@ discovery: {}
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- "http://" + m[1]
+			}
+			if strings.Contains(sc.Text(), `"msg":"caught up`) {
+				caughtUp.Store(true)
 			}
 		}
 	}()
@@ -110,12 +115,14 @@ discovery: {}
 		panic("the exporter did not listen")
 	}
 
-	// Catch-up: every job followed and only the active ones in flight.
+	// Catch-up: every job followed and polled (with backfill: the
+	// exporter's "caught up" log), only the active ones in flight.
 	deadline := time.Now().Add(15 * time.Minute)
+	start := time.Now()
 	for {
 		m := metricsOf(base)
 		if m["codearts_exporter_jobs_followed"] == float64(n) && sumOf(m, "codearts_exporter_builds_in_flight") <= float64(active) &&
-			m["codearts_exporter_discovery_jobs_listed"] == float64(n) {
+			m["codearts_exporter_discovery_jobs_listed"] == float64(n) && (backfill == 0 || caughtUp.Load()) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -123,6 +130,7 @@ discovery: {}
 		}
 		time.Sleep(time.Second)
 	}
+	catchUp := time.Since(start)
 	pages := float64((n + 99) / 100)
 	before := sim.Stats()
 	time.Sleep(time.Duration(polls) * 2 * time.Second)
@@ -141,6 +149,7 @@ discovery: {}
 		}
 	}
 	r := result{
+		catchUp:      catchUp.Round(time.Second),
 		callsPerPoll: float64(after.Served-before.Served) / rounds,
 		target:       pages + float64(activeCalls)/rounds,
 	}
