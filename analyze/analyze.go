@@ -183,27 +183,55 @@ func analyzeFile(name string, stdin io.Reader, rules *parser.Rules) (*parser.Ana
 		r = f
 	}
 	z := parser.NewAnalyzer(rules)
-	var tc textCheck
-	buf := make([]byte, 256<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if terr := tc.write(buf[:n]); terr != nil {
-				return nil, fmt.Errorf("%s: %w", displayName(name), terr)
-			}
-			z.Write(buf[:n])
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading: %w", displayName(name), err)
-		}
-	}
-	if err := tc.finish(); err != nil {
+	if err := pipeline(r, z); err != nil {
 		return nil, fmt.Errorf("%s: %w", displayName(name), err)
 	}
 	return z.Finish(), nil
+}
+
+// pipeline reads r and checks that it is text on one goroutine while the
+// Analyzer parses the chunks read before on another: on two cores the
+// reading and the text check cost no wall time. Chunks travel through a
+// ring of three buffers.
+func pipeline(r io.Reader, z *parser.Analyzer) error {
+	const nbuf, size = 3, 256 << 10
+	full := make(chan []byte, nbuf)
+	free := make(chan []byte, nbuf)
+	for range nbuf {
+		free <- make([]byte, size)
+	}
+	var rerr error // set before full is closed
+	go func() {
+		defer close(full)
+		var tc textCheck
+		for {
+			buf := <-free
+			n, err := r.Read(buf)
+			if n > 0 {
+				// Not text: stop reading; the chunks already sent are
+				// parsed and the analysis dropped.
+				if rerr = tc.write(buf[:n]); rerr != nil {
+					return
+				}
+				full <- buf[:n]
+			} else {
+				free <- buf
+			}
+			if err == io.EOF {
+				rerr = tc.finish()
+				return
+			}
+			if err != nil {
+				rerr = fmt.Errorf("reading: %w", err)
+				return
+			}
+		}
+	}()
+	for chunk := range full {
+		z.Write(chunk)
+		free <- chunk[:cap(chunk)]
+	}
+	return rerr
 }
 
 // loadRules reads the rules file (if any) and appends the defaults when

@@ -131,6 +131,10 @@ type tagState struct {
 	ended   bool
 	lastSeq int64
 	run     *ActionRun // open run, nil if none
+	// counts are the records labelled with this tag's display name, folded
+	// into Analyzer.counts by Finish (a map operation per record was a
+	// good part of the time analyze took).
+	counts [NumSources][NumLevels]int64
 }
 
 type countKey struct {
@@ -142,13 +146,18 @@ type countKey struct {
 // Analyzer analyses one whole log fed with Write (an io.Writer that never
 // fails). Call Finish at the end of the log.
 type Analyzer struct {
-	stream   *Stream
-	a        Analysis
-	line     int // line of the next record (1-based)
-	seq      int64
-	tags     map[string]*tagState
-	current  *tagState // newest tag that has not ended
-	counts   map[countKey]int64
+	stream  *Stream
+	a       Analysis
+	line    int // line of the next record (1-based)
+	seq     int64
+	tags    map[string]*tagState
+	current *tagState          // newest tag that has not ended
+	counts  map[countKey]int64 // filled by Finish from jobCounts and the tags' counts
+	// jobCounts are the records labelled JobAction.
+	jobCounts [NumSources][NumLevels]int64
+	// lastTag is the tag of the last platform record with one: the next
+	// one nearly always has the same, found without a map lookup.
+	lastTag  *tagState
 	runs     []*ActionRun // in start order
 	open     []*ActionRun
 	lastByte byte
@@ -206,6 +215,10 @@ func (z *Analyzer) Finish() *Analysis {
 			r.Result = metrics.ResultAborted
 		}
 	}
+	z.foldCounts(JobAction, &z.jobCounts)
+	for _, t := range z.tags {
+		z.foldCounts(t.display, &t.counts)
+	}
 	a.Counts = make([]RecordCount, 0, len(z.counts))
 	for k, n := range z.counts {
 		a.Counts = append(a.Counts, RecordCount{Action: k.action, Source: k.source, Level: k.level, Count: n})
@@ -237,14 +250,19 @@ func (z *Analyzer) record(r *Record) {
 	var owner *tagState
 	var endMarker, failMarker bool
 	if r.Source == SourcePlatform && len(r.Tag) > 0 {
-		t := z.tags[string(r.Tag)]
+		t := z.lastTag
+		if t == nil || t.tag != string(r.Tag) {
+			t = z.tags[string(r.Tag)]
+		}
 		if t == nil {
 			display, id := splitTag(r.Tag)
 			t = &tagState{display: string(display), tag: string(r.Tag), id: string(id)}
 			z.tags[t.tag] = t
 		}
+		z.lastTag = t
 		owner = t
-		if containsAny(r.Message, startMarkers) {
+		marked := mayHaveMarker(r.Message)
+		if marked && containsAny(r.Message, startMarkers) {
 			for _, o := range z.open {
 				o.EndMilli, o.EndLine, o.EndedBy = r.UnixMilli, line, EndedByNextStart
 				z.finishRun(o, false)
@@ -257,8 +275,8 @@ func (z *Analyzer) record(r *Record) {
 			z.open = append(z.open, run)
 			z.runs = append(z.runs, run)
 		}
-		failMarker = containsAny(r.Message, failMarkers)
-		endMarker = failMarker || containsAny(r.Message, endMarkers)
+		failMarker = marked && containsAny(r.Message, failMarkers)
+		endMarker = failMarker || marked && containsAny(r.Message, endMarkers)
 		t.lastSeq = z.seq
 		if !t.ended {
 			z.current = t
@@ -269,11 +287,13 @@ func (z *Analyzer) record(r *Record) {
 
 	action := JobAction
 	var run *ActionRun
+	counts := &z.jobCounts
 	if owner != nil {
 		action = owner.display
 		run = owner.run
+		counts = &owner.counts
 	}
-	z.counts[countKey{action, r.Source, r.Level}]++
+	counts[r.Source][r.Level]++
 
 	if r.Level == LevelError && a.FirstError == nil {
 		a.FirstError = makeRef(r, line, action)
@@ -320,6 +340,17 @@ func (z *Analyzer) record(r *Record) {
 
 var finishedPrefix = []byte("Finished: ")
 
+// foldCounts adds the non-zero counts of one label to z.counts.
+func (z *Analyzer) foldCounts(action string, c *[NumSources][NumLevels]int64) {
+	for src := range c {
+		for lvl, n := range c[src] {
+			if n > 0 {
+				z.counts[countKey{action, Source(src), Level(lvl)}] += n
+			}
+		}
+	}
+}
+
 // finishRun decides the result of a run that just ended and stores it.
 func (z *Analyzer) finishRun(r *ActionRun, byMarker bool) {
 	switch {
@@ -334,6 +365,23 @@ func (z *Analyzer) finishRun(r *ActionRun, byMarker bool) {
 		t.run = nil
 	}
 }
+
+// markerHeads are the distinct first (up to) four bytes of the markers: a
+// message that contains none of them has no marker, which three searches
+// tell instead of seven.
+var markerHeads = func() [][]byte {
+	var heads [][]byte
+	for _, m := range slices.Concat(startMarkers, endMarkers, failMarkers) {
+		h := m[:min(len(m), 4)]
+		if !slices.ContainsFunc(heads, func(x []byte) bool { return bytes.Equal(x, h) }) {
+			heads = append(heads, h)
+		}
+	}
+	return heads
+}()
+
+// mayHaveMarker reports whether msg may contain a start, end or fail marker.
+func mayHaveMarker(msg []byte) bool { return containsAny(msg, markerHeads) }
 
 func containsAny(b []byte, subs [][]byte) bool {
 	for _, s := range subs {

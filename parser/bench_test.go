@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codearts-build-exporter/codearts_build_exporter/parser/internal/loggen"
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/loggen"
 )
 
 var benchMB = flag.Int("bench.mb", 100, "size in MB of the generated log the benchmarks parse")

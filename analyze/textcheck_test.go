@@ -1,0 +1,82 @@
+package analyze
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"unicode/utf8"
+)
+
+// refCheck is the byte-at-a-time check the fast path must agree with.
+type refCheck struct {
+	total, bad, nulAt int64
+}
+
+func (r *refCheck) run(p []byte) {
+	r.nulAt = -1
+	for i := 0; i < len(p); {
+		c := p[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && !isTextControl(c) {
+				if c == 0 {
+					r.nulAt = r.total
+					return
+				}
+				r.bad++
+			}
+			i++
+			r.total++
+			continue
+		}
+		rn, size := utf8.DecodeRune(p[i:])
+		if rn == utf8.RuneError && size == 1 {
+			r.bad++
+		}
+		i += size
+		r.total += int64(size)
+	}
+}
+
+// The fast path gives the same verdict, counts and NUL offset as a plain
+// byte-at-a-time check, whatever the input and however it is chunked.
+func TestTextCheckMatchesByteLoop(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	pieces := [][]byte{[]byte("[2026/09/10 17:26:22.661 GMT+08:00] [INFO] ok\n"), []byte("构建成功\r\n"), []byte("\t\x1b[31mred\x1b[0m"),
+		[]byte("\x01"), []byte("\x7f"), []byte("\xff"), []byte("\xe8\xaf"), []byte("😀"), []byte(" \n \x0b\x0c\x08"), []byte("\x00")}
+	for n := range 3000 {
+		var in []byte
+		for range rnd.IntN(200) {
+			p := pieces[rnd.IntN(len(pieces))]
+			if bytes.Equal(p, []byte("\x00")) && rnd.IntN(4) != 0 {
+				continue
+			}
+			in = append(in, p...)
+		}
+		var ref refCheck
+		ref.run(in)
+		var tc textCheck
+		var err error
+		for p := in; len(p) > 0 && err == nil; {
+			k := min(len(p), 1+rnd.IntN(64))
+			err = tc.write(p[:k])
+			p = p[k:]
+		}
+		if err == nil {
+			err = tc.finish()
+		}
+		// finish counts an unfinished last character as bad, as the
+		// reference does for its invalid bytes.
+		if ref.nulAt >= 0 {
+			if tc.nulAt != ref.nulAt || err == nil {
+				t.Fatalf("input %d %q: NUL at %d (err %v), want at %d", n, in, tc.nulAt, err, ref.nulAt)
+			}
+			continue
+		}
+		if tc.total != ref.total || tc.bad != ref.bad {
+			t.Fatalf("input %d %q: total %d bad %d, want %d %d", n, in, tc.total, tc.bad, ref.total, ref.bad)
+		}
+		if want := ref.bad*badRatio > ref.total; (err != nil) != want {
+			t.Fatalf("input %d %q: err %v, want an error: %v", n, in, err, want)
+		}
+	}
+}
