@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,4 +57,14 @@ func TestMakeBuildVersion(t *testing.T) {
 	require.Contains(t, m[1]+" "+m[3], short)
 	require.NotContains(t, string(out), "(devel)")
 	require.Regexp(t, `build date:\s+\d{8}-\d\d:\d\d:\d\d`, string(out))
+
+	// The same on /metrics and on the landing page.
+	e := startBinary(t, bin, nil, "--demo")
+	_, metrics := e.scrape()
+	require.Regexp(t, `(?m)^codearts_build_exporter_build_info\{[^}]*revision="`+full+`"[^}]*version="`+regexp.QuoteMeta(describe)+`"[^}]*\} 1$`, metrics)
+	code, landing := e.do(http.MethodGet, "/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, landing, "version="+describe)
+	require.Contains(t, landing, "revision="+full)
+	require.Equal(t, 0, e.terminate())
 }

@@ -162,6 +162,12 @@ var listeningRE = regexp.MustCompile(`"msg":"Listening on","address":"([^"]+)"`)
 // listens. The process is killed when the test ends.
 func startExporter(t *testing.T, env []string, args ...string) *exporter {
 	t.Helper()
+	return startBinary(t, binary, env, args...)
+}
+
+// startBinary is startExporter for another build of the exporter.
+func startBinary(t *testing.T, binary string, env []string, args ...string) *exporter {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--web.listen-address=127.0.0.1:0", "--log.format=json"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	e := &exporter{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
