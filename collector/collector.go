@@ -160,7 +160,11 @@ type Collector struct {
 	crashed   atomic.Bool
 
 	errMu   sync.Mutex
-	lastErr map[string]string // job name -> errKey of its last failed poll
+	lastErr map[string]string    // job name -> errKey of its last failed poll
+	polls   map[string]pollState // job name -> outcome of its polls, for /status
+
+	stateMu sync.Mutex // guards state, which commit updates outside of readers' way
+	state   StateFileStatus
 
 	descs descs
 	self  *selfMetrics
@@ -180,6 +184,7 @@ func New(o Options) (*Collector, error) {
 		hook:      o.hook,
 		now:       o.now,
 		lastErr:   map[string]string{},
+		polls:     map[string]pollState{},
 		descs:     newDescs(),
 		self:      newSelfMetrics(),
 	}
@@ -402,6 +407,7 @@ func (c *Collector) pollJob(ctx context.Context, cfg *config, t task) error {
 	} else {
 		c.lastErr[j.Name] = cfg.api.errKey(err)
 	}
+	c.polls[j.Name] = c.polls[j.Name].next(c.now(), err)
 	c.errMu.Unlock()
 	if err != nil {
 		c.self.pollErrors.WithLabelValues(j.Name).Inc()
@@ -453,6 +459,7 @@ func (c *Collector) commitMany(jls map[string]*jobLedger) error {
 		}
 		if err := c.store.encode(name, next.Jobs[name]); err != nil {
 			c.self.stateErrors.Inc()
+			c.noteStateWrite(0, err)
 			return err
 		}
 		if c.crash(hookBeforeWrite) {
@@ -461,8 +468,11 @@ func (c *Collector) commitMany(jls map[string]*jobLedger) error {
 		n, compacted, err := c.store.write(name, next, c.now())
 		if err != nil {
 			c.self.stateErrors.Inc()
-			return fmt.Errorf("write state file %s: %w", c.stateFile, err)
+			err = fmt.Errorf("write state file %s: %w", c.stateFile, err)
+			c.noteStateWrite(0, err)
+			return err
 		}
+		c.noteStateWrite(c.store.size, nil)
 		c.self.stateWrites.Inc()
 		c.self.stateDuration.Observe(time.Since(start).Seconds())
 		c.self.stateBytes.Set(float64(c.store.size))

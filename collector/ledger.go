@@ -52,6 +52,14 @@ type jobLedger struct {
 	ActionDur map[string]map[string]*histogram `json:"action_duration,omitempty"`
 	// BuildDur is codearts_build_duration_seconds by result.
 	BuildDur map[string]*histogram `json:"build_duration,omitempty"`
+	// Failures is codearts_build_failures_total by action, then category.
+	Failures map[string]map[string]uint64 `json:"failures,omitempty"`
+	// LastFailure is the job's newest classified failed action run.
+	LastFailure *failureRecord `json:"last_failure,omitempty"`
+
+	// Recent are the newest fully ingested finished builds, newest first,
+	// at most maxRecentBuilds of them: the build history /status shows.
+	Recent []buildSummary `json:"recent,omitempty"`
 }
 
 // recordCounts is indexed by parser.Source, then parser.Level.
@@ -63,6 +71,35 @@ type lastBuild struct {
 	Result     string `json:"result"`
 	FinishedMs int64  `json:"finished_ms,omitempty"` // epoch ms; 0 = unknown
 	DurationMs int64  `json:"duration_ms"`
+}
+
+// maxRecentBuilds and maxRecentActions bound jobLedger.Recent, so the
+// history costs at most a few kilobytes per job in memory and in the state
+// file whatever the builds look like.
+const (
+	maxRecentBuilds  = 5
+	maxRecentActions = 32
+)
+
+// buildSummary is one finished build of jobLedger.Recent.
+type buildSummary struct {
+	lastBuild
+	// Actions are the build's action runs in stage order (at most
+	// maxRecentActions; stages with no log record are left out).
+	Actions []actionRun `json:"actions,omitempty"`
+	// FailedAction is the first action run whose result is failure.
+	FailedAction string `json:"failed_action,omitempty"`
+	// Category is the failure category of FailedAction when the failure
+	// rules classified it.
+	Category string `json:"category,omitempty"`
+}
+
+// actionRun is one action run of a finished build.
+type actionRun struct {
+	Action     string `json:"action"`
+	Result     string `json:"result"`
+	DurationMs int64  `json:"duration_ms"`
+	Records    int64  `json:"records,omitempty"`
 }
 
 // buildProgress is a build being ingested.
@@ -95,6 +132,8 @@ type stageProgress struct {
 	Stream parser.StreamState `json:"stream"`
 	// Records is how many records of this log were counted so far.
 	Records int64 `json:"records,omitempty"`
+	// Pages is how many log pages of this log were ingested so far.
+	Pages int64 `json:"pages,omitempty"`
 	// First/LastMs are the timestamps of the first and the last record of
 	// the log read so far (valid when HasTime).
 	HasTime bool  `json:"has_time,omitempty"`
@@ -196,6 +235,24 @@ func (j *jobLedger) clone() *jobLedger {
 		c.BuildDur = make(map[string]*histogram, len(j.BuildDur))
 		for r, h := range j.BuildDur {
 			c.BuildDur[r] = h.clone()
+		}
+	}
+	if j.Failures != nil {
+		c.Failures = make(map[string]map[string]uint64, len(j.Failures))
+		for a, byCat := range j.Failures {
+			c.Failures[a] = maps.Clone(byCat)
+		}
+	}
+	if j.LastFailure != nil {
+		f := *j.LastFailure
+		f.Evidence = slices.Clone(f.Evidence)
+		c.LastFailure = &f
+	}
+	if j.Recent != nil {
+		c.Recent = make([]buildSummary, len(j.Recent))
+		for i, b := range j.Recent {
+			b.Actions = slices.Clone(b.Actions)
+			c.Recent[i] = b
 		}
 	}
 	return &c

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,8 @@ func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error 
 	if p.w.JobID != j.ID {
 		c.logger.Warn("job id changed for this job name: build progress restarts, counters continue",
 			"job", j.Name, "old_job_id", p.w.JobID, "job_id", j.ID)
-		*p.w = jobLedger{JobID: j.ID, Bytes: p.w.Bytes, Records: p.w.Records, ActionDur: p.w.ActionDur, BuildDur: p.w.BuildDur}
+		*p.w = jobLedger{JobID: j.ID, Bytes: p.w.Bytes, Records: p.w.Records, ActionDur: p.w.ActionDur, BuildDur: p.w.BuildDur,
+			Failures: p.w.Failures}
 		p.dirty = true
 	}
 	err := p.run(ctx, t)
@@ -443,6 +445,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		}
 		p.pages++
 		p.sinceCommit++
+		sp.Pages++
 		p.c.self.pages.WithLabelValues(p.job.Name).Inc()
 		if page.Log == "" && page.HasMore {
 			// The API says "ask again" (docs/api-reference.md §3.1): next poll.
@@ -521,12 +524,50 @@ func (p *jobPoll) finishBuild(b *buildProgress, rec *buildRecord) {
 	result := metrics.ResultFromStatus(rec.Status)
 	p.w.observeBuild(result, ms)
 	p.c.prog.buildsDone.Add(1)
-	if lb := p.w.LastBuild; lb == nil || b.Number >= lb.Number {
-		finished := rec.FinishMs
-		if finished == 0 && rec.StartMs > 0 {
-			finished = rec.StartMs + ms
-		}
-		p.w.LastBuild = &lastBuild{Number: b.Number, Result: result, FinishedMs: finished, DurationMs: ms}
+	finished := rec.FinishMs
+	if finished == 0 && rec.StartMs > 0 {
+		finished = rec.StartMs + ms
 	}
+	lb := lastBuild{Number: b.Number, Result: result, FinishedMs: finished, DurationMs: ms}
+	if prev := p.w.LastBuild; prev == nil || b.Number >= prev.Number {
+		p.w.LastBuild = &lb
+	}
+	p.remember(b, lb)
 	p.dropBuild(b)
+}
+
+// remember adds a finished build to the bounded history of /status, keeping
+// it sorted newest first. A build older than all of a full history is left
+// out.
+func (p *jobPoll) remember(b *buildProgress, lb lastBuild) {
+	s := buildSummary{lastBuild: lb}
+	for _, sp := range b.Stages {
+		if sp.Records == 0 {
+			continue // no run: skipped after an earlier failure, or never started
+		}
+		result := metrics.ResultFromStatus(sp.Status)
+		var ms int64
+		if sp.HasTime {
+			ms = max(sp.LastMs-sp.FirstMs, 0)
+		}
+		if result == metrics.ResultFailure && s.FailedAction == "" {
+			s.FailedAction = sp.Display
+		}
+		if len(s.Actions) < maxRecentActions {
+			s.Actions = append(s.Actions, actionRun{Action: sp.Display, Result: result, DurationMs: ms, Records: sp.Records})
+		}
+	}
+	if f := p.w.LastFailure; f != nil && f.BuildNumber == b.Number {
+		s.FailedAction, s.Category = f.Action, f.Category
+	}
+	i, _ := slices.BinarySearchFunc(p.w.Recent, b.Number, func(x buildSummary, n int64) int {
+		return cmp.Compare(n, x.Number) // newest first
+	})
+	if i >= maxRecentBuilds {
+		return
+	}
+	p.w.Recent = slices.Insert(p.w.Recent, i, s)
+	if len(p.w.Recent) > maxRecentBuilds {
+		p.w.Recent = p.w.Recent[:maxRecentBuilds]
+	}
 }

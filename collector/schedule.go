@@ -270,6 +270,7 @@ func (c *Collector) refollow(cfg *config, l *listing) {
 		c.self.deleteJob(j.Name)
 		c.errMu.Lock()
 		delete(c.lastErr, j.Name)
+		delete(c.polls, j.Name)
 		c.errMu.Unlock()
 	}
 	if cfg.discovery == nil {
@@ -582,6 +583,7 @@ func (c *Collector) checked(j Job) {
 	c.errMu.Lock()
 	_, hadErr := c.lastErr[j.Name]
 	delete(c.lastErr, j.Name)
+	c.polls[j.Name] = c.polls[j.Name].next(c.now(), nil)
 	c.errMu.Unlock()
 	if hadErr {
 		c.logger.Info("poll succeeds again", "job", j.Name, "job_id", j.ID)
