@@ -35,7 +35,7 @@ type JobStatus struct {
 	// recorded).
 	LastFailure *Failure
 	// Failures are codearts_build_failures_total by action and category,
-	// sorted by action, then category.
+	// sorted by action, then category. Only JobStatus fills them.
 	Failures []FailureCount
 	// Records are the log record counts per action (codearts_build_log_records_total
 	// summed over sources), sorted by action. Only JobStatus fills them.
@@ -51,7 +51,8 @@ type BuildStatus struct {
 	Finished time.Time
 	Duration time.Duration
 	// Actions are its action runs in stage order (empty for the newest
-	// build of a ledger written before the history was kept).
+	// build of a ledger written before the history was kept). Only
+	// JobStatus fills them.
 	Actions []ActionRun
 	// FailedAction is the first failed action run; Category its failure
 	// category when the failure rules classified it.
@@ -187,8 +188,9 @@ func (c *Collector) StateFile() StateFileStatus {
 	return s
 }
 
-// JobStatuses returns every followed job's status (without Records),
-// sorted by name, from one published ledger snapshot.
+// JobStatuses returns every followed job's status for an overview (without
+// Failures, Records and the builds' Actions), sorted by name, from one
+// published ledger snapshot.
 func (c *Collector) JobStatuses() []JobStatus {
 	snap := c.published.Load()
 	jobs := c.FollowedJobs()
@@ -229,15 +231,15 @@ func jobStatus(j Job, jl *jobLedger, ps pollState, detail bool) JobStatus {
 	if jl == nil {
 		return s
 	}
-	for a, byCat := range jl.Failures {
-		for cat, n := range byCat {
-			s.Failures = append(s.Failures, FailureCount{Action: a, Category: cat, Count: n})
-		}
-	}
-	slices.SortFunc(s.Failures, func(a, b FailureCount) int {
-		return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Category, b.Category))
-	})
 	if detail {
+		for a, byCat := range jl.Failures {
+			for cat, n := range byCat {
+				s.Failures = append(s.Failures, FailureCount{Action: a, Category: cat, Count: n})
+			}
+		}
+		slices.SortFunc(s.Failures, func(a, b FailureCount) int {
+			return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Category, b.Category))
+		})
 		for _, a := range sortedKeys(jl.Records) {
 			ar := ActionRecords{Action: a}
 			for src := range parser.NumSources {
@@ -255,11 +257,11 @@ func jobStatus(j Job, jl *jobLedger, ps pollState, detail bool) JobStatus {
 	}
 	s.LatestBuild = jl.LastBuildNo
 	for _, b := range jl.Recent {
-		s.Recent = append(s.Recent, buildStatus(b))
+		s.Recent = append(s.Recent, buildStatus(b, detail))
 	}
 	if lb := jl.LastBuild; lb != nil && (len(s.Recent) == 0 || s.Recent[0].Number < lb.Number) {
 		// A ledger from before the history was kept knows only the newest.
-		s.Recent = slices.Insert(s.Recent, 0, buildStatus(buildSummary{lastBuild: *lb}))
+		s.Recent = slices.Insert(s.Recent, 0, buildStatus(buildSummary{lastBuild: *lb}, false))
 	}
 	for _, b := range jl.Builds {
 		bp := BuildProgress{Number: b.Number, Status: b.Status, Steps: len(b.Stages), Misses: b.Misses}
@@ -283,11 +285,14 @@ func jobStatus(j Job, jl *jobLedger, ps pollState, detail bool) JobStatus {
 	return s
 }
 
-func buildStatus(b buildSummary) BuildStatus {
+func buildStatus(b buildSummary, actions bool) BuildStatus {
 	bs := BuildStatus{Number: b.Number, Result: b.Result, Finished: msTime(b.FinishedMs),
 		Duration: time.Duration(b.DurationMs) * time.Millisecond, FailedAction: b.FailedAction, Category: b.Category}
 	if bs.Result == "" {
 		bs.Result = metrics.ResultUnknown
+	}
+	if !actions {
+		return bs
 	}
 	for _, a := range b.Actions {
 		bs.Actions = append(bs.Actions, ActionRun{Action: a.Action, Result: a.Result,
