@@ -35,6 +35,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/collector"
 	"github.com/codearts-build-exporter/codearts_build_exporter/config"
+	"github.com/codearts-build-exporter/codearts_build_exporter/status"
 )
 
 const name = "codearts_build_exporter"
@@ -114,6 +115,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	sc := config.NewSafeConfig(reg)
+	// The CodeArts client's self-metrics live in a registry of their own,
+	// served on /metrics with the rest, so /status can read them without
+	// gathering every job's series.
+	apiReg := prometheus.NewRegistry()
+	loads := &loadStatus{}
 
 	var cfg *config.Config
 	if *demo {
@@ -134,12 +140,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		cfg = c
+		loads.file = *configFile
 	}
 	sc.Set(cfg)
+	loads.record(nil)
 
 	clients := &clientKeeper{logger: logger}
 	shards := [2]int{*shard, *totalShards}
-	opts, err := collectorOptions(cfg, *stateFile, shards, clients, logger, reg)
+	opts, err := collectorOptions(cfg, *stateFile, shards, clients, logger, apiReg)
 	if err != nil {
 		logger.Error("Error applying config", "err", err)
 		return 1
@@ -156,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		err := sc.ReloadConfig(*configFile, func(c *config.Config) error {
-			o, err := collectorOptions(c, *stateFile, shards, clients, logger, reg)
+			o, err := collectorOptions(c, *stateFile, shards, clients, logger, apiReg)
 			if err != nil {
 				return err
 			}
@@ -166,6 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			clients.keep(o.Client)
 			return nil
 		})
+		loads.record(err)
 		if err != nil {
 			logger.Error("Error reloading config; the previous config stays in force", "err", err)
 			return err
@@ -179,7 +188,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	polling := make(chan struct{})
 	go func() { coll.Run(ctx); close(polling) }()
 
-	srv := &http.Server{Handler: routes(reg, coll, reload, *metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
+	page := status.New(status.Options{
+		Jobs:        coll,
+		API:         func() codearts.ClientStatus { return clients.current().Status() },
+		APIMetrics:  apiReg,
+		Reload:      loads.get,
+		Version:     version.Version,
+		MetricsPath: *metricsPath,
+		Logger:      logger.With("component", "status"),
+	})
+	srv := &http.Server{Handler: routes(reg, apiReg, coll, reload, page, *metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 
@@ -206,12 +224,13 @@ loop:
 	return status
 }
 
-func routes(reg *prometheus.Registry, coll *collector.Collector, reload func() error, metricsPath string, logger *slog.Logger) http.Handler {
+func routes(reg *prometheus.Registry, apiReg prometheus.Gatherer, coll *collector.Collector, reload func() error, page http.Handler, metricsPath string, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle(metricsPath, promhttp.HandlerFor(prometheus.Gatherers{reg, apiReg}, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		Registry: reg,
 	}))
+	mux.Handle(status.Path, page)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")
 	})
@@ -242,6 +261,7 @@ func routes(reg *prometheus.Registry, coll *collector.Collector, reload func() e
 			Profiling:   "false", // no /debug/pprof here: don't link to it
 			Links: []web.LandingLinks{
 				{Address: metricsPath, Text: "Metrics"},
+				{Address: status.Path, Text: "Status"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
@@ -253,6 +273,32 @@ func routes(reg *prometheus.Registry, coll *collector.Collector, reload func() e
 		}
 	}
 	return mux
+}
+
+// loadStatus remembers the outcome of the config loads for /status.
+type loadStatus struct {
+	file string // set once before the first record
+
+	mu sync.Mutex
+	st status.ReloadStatus
+}
+
+func (l *loadStatus) record(err error) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.st.File, l.st.LastAttempt, l.st.OK, l.st.Error = l.file, now, err == nil, ""
+	if err != nil {
+		l.st.Error = err.Error()
+		return
+	}
+	l.st.LastSuccess = now
+}
+
+func (l *loadStatus) get() status.ReloadStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st
 }
 
 // clientKeeper keeps one CodeArts client for the life of the process, so
@@ -291,6 +337,13 @@ func (k *clientKeeper) client(o codearts.Options) (*codearts.Client, error) {
 		k.c = c
 	}
 	return c, nil
+}
+
+// current returns the client in use.
+func (k *clientKeeper) current() *codearts.Client {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.c
 }
 
 // keep makes c the client later reloads reconfigure (after the collector

@@ -334,6 +334,7 @@ func TestDemo(t *testing.T) {
 	code, body = e.do(http.MethodGet, "/")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, `href="/metrics"`)
+	require.Contains(t, body, `href="/status"`, "the landing page links the status page")
 	require.NotContains(t, body, "/debug/pprof", "no profiling endpoints are served, so none are linked")
 	code, _ = e.do(http.MethodGet, "/-/reload")
 	require.Equal(t, http.StatusMethodNotAllowed, code)
@@ -706,7 +707,7 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 }
 
 // TestWebConfigProtectsEveryEndpoint: --web.config.file basic auth covers
-// /metrics and /-/reload alike. (dave/dave123 is exporter-toolkit's test user.)
+// /metrics, /status and /-/reload alike. (dave/dave123 is exporter-toolkit's test user.)
 func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
 	webCfg := filepath.Join(t.TempDir(), "web.yml")
 	require.NoError(t, os.WriteFile(webCfg, []byte(
@@ -726,8 +727,12 @@ func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/metrics", "", ""))
 	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/metrics", "dave", "wrong"))
 	require.Equal(t, http.StatusUnauthorized, call(http.MethodPost, "/-/reload", "", ""))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/status", "", ""))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/status?job=payment-service", "", ""))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/status", "dave", "wrong"))
 	require.Equal(t, http.StatusOK, call(http.MethodGet, "/metrics", "dave", "dave123"))
 	require.Equal(t, http.StatusOK, call(http.MethodPost, "/-/reload", "dave", "dave123"))
+	require.Equal(t, http.StatusOK, call(http.MethodGet, "/status", "dave", "dave123"))
 }
 
 // TestReadmeConfigExample keeps the README's minimal configuration valid.

@@ -7,6 +7,7 @@
 #   docker.io   -> dockerd for the Docker image test
 #   ca-certificates -> the CA bundle copied into the image
 #   make, git   -> `make build`, the documented build (TestMakeBuildVersion)
+#   chromium    -> the real browser the /status page tests drive
 #   systemd     -> systemd-analyze, to verify deploy/systemd (optional: where it
 #                  cannot be installed, TestSystemdUnit skips and says so)
 # then: gofmt check, go vet, go test -race (and the test of the deploy/kubernetes
@@ -28,6 +29,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates) # the image's CA bundle
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v git >/dev/null 2>&1 || missing+=(git)
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core) # the /status browser tests (a font for its screenshots)
 optional=()
 command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
@@ -62,6 +64,10 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
 fi
 if [ "${CI:-}" = true ] && ! command -v promtool >/dev/null 2>&1; then
   echo "test.sh: promtool is required in CI and is still missing" >&2
+  exit 1
+fi
+if [ "${CI:-}" = true ] && [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: /usr/bin/chromium is required in CI and is still missing" >&2
   exit 1
 fi
 
