@@ -155,6 +155,7 @@ type Collector struct {
 	prog      progress
 	jobSem    atomic.Pointer[chan struct{}] // bounds the jobs polled at once
 	jobs      sync.WaitGroup                // every job poll started by a round
+	rounds    atomic.Int64                  // rounds started
 	published atomic.Pointer[ledger]
 	ready     atomic.Bool
 	crashed   atomic.Bool

@@ -462,3 +462,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestReadyAfterTheFirstRoundsPolls: Run's rounds do not wait for their
+// polls, and a second round that finds every job still being polled must
+// not make the exporter ready before the first round's polls are done.
+func TestReadyAfterTheFirstRoundsPolls(t *testing.T) {
+	e := newEnv(t, envOpts{seed: 2, jobs: testJobs(0)})
+	o := e.options(tempState(t))
+	o.PollInterval = 10 * time.Millisecond
+	release := make(chan struct{})
+	o.api = &hangingAPI{api: clientAPI{e.client}, jobID: e.specs[0].ID, release: release}
+	c, _ := newCollector(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+	time.Sleep(300 * time.Millisecond) // many rounds while one job hangs
+	if c.Ready() {
+		t.Error("ready while a job of the first round is still being polled")
+	}
+	close(release)
+	deadline := time.Now().Add(20 * time.Second)
+	for !c.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready after the first round's polls finished")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+}

@@ -334,6 +334,9 @@ func (c *Collector) round(ctx context.Context, wait bool) error {
 		return errCrashed
 	}
 	cfg := c.config()
+	// Ready means the first round's polls are done: a later round that
+	// finds every job still in flight (nothing to start) must not say so.
+	first := c.rounds.Add(1) == 1
 	l, lerr := c.listingFor(ctx, cfg)
 	if lerr != nil && ctx.Err() != nil {
 		c.pollMu.Unlock()
@@ -385,9 +388,15 @@ func (c *Collector) round(ctx context.Context, wait bool) error {
 		}()
 	}
 	c.pollMu.Unlock()
+	worked := len(tasks) > 0 || len(inits) > 0
 	done := func() {
-		if !c.crashed.Load() {
+		if c.crashed.Load() {
+			return
+		}
+		if first {
 			c.ready.Store(true)
+		}
+		if worked {
 			c.logProgress(cfg)
 		}
 	}
