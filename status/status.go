@@ -80,7 +80,6 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"rate":      rateText,
 	"level":     levelName,
 	"firstLine": firstLine,
-	"pct":       pct,
 }).ParseFS(pageFS, "page.html"))
 
 // Handler serves the overview at Path and a job's page at Path?job=NAME.
@@ -108,7 +107,7 @@ type view struct {
 	// Overview.
 	Jobs     []jobRow
 	Summary  summary
-	InFlight []flightRow
+	InFlight []flightRow // the overview's, or the job page's
 	API      *apiView
 	State    collector.StateFileStatus
 	Reload   *ReloadStatus
@@ -149,9 +148,17 @@ type categoryCount struct {
 	N        int
 }
 
+// flightRow is one build in flight, flat for the same reason as jobRow.
 type flightRow struct {
-	Job string
-	collector.BuildProgress
+	Job                           string
+	Number, Pages, Records        int64
+	Status                        string
+	Steps, StepsDone, Pct, Misses int
+}
+
+func newFlightRow(job string, b collector.BuildProgress) flightRow {
+	return flightRow{Job: job, Number: b.Number, Pages: b.Pages, Records: b.Records, Status: b.Status,
+		Steps: b.Steps, StepsDone: b.StepsDone, Pct: pct(b.StepsDone, b.Steps), Misses: b.Misses}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -166,6 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		js, found := h.o.Jobs.JobStatus(strings.Join(name, ""))
 		if found {
 			v.Job = &js
+			for _, b := range js.InFlight {
+				v.InFlight = append(v.InFlight, newFlightRow(js.Name, b))
+			}
 		} else {
 			v.Missing = strings.Join(name, "")
 			code = http.StatusNotFound
@@ -198,7 +208,7 @@ func (h *Handler) overview(v *view) {
 	for i := range jobs {
 		v.Jobs[i] = newJobRow(&jobs[i], v.Now)
 		for _, b := range jobs[i].InFlight {
-			v.InFlight = append(v.InFlight, flightRow{Job: jobs[i].Name, BuildProgress: b})
+			v.InFlight = append(v.InFlight, newFlightRow(jobs[i].Name, b))
 		}
 	}
 	// The jobs that need a look first: failing polls, then failed newest
