@@ -46,9 +46,40 @@ type Analysis struct {
 	// record that has a time, in log order (logs can go backwards in time).
 	FirstMilli, LastMilli int64
 	HasTime               bool
-	Build                 Build
-	Runs                  []ActionRun
-	FirstError            *RecordRef // first record of level error in the log
+	// UTCOffset is the GMT offset of the first record with a time, in
+	// seconds east of UTC: the zone the log was written in.
+	UTCOffset  int
+	Build      Build
+	Runs       []ActionRun
+	FirstError *RecordRef // first record of level error in the log
+	// Failures are the failed action runs with their classification
+	// (docs/failure-rules.md): every run whose result is failure, or, when
+	// the build failed and no run did, the run or the untagged output that
+	// holds the failing evidence.
+	Failures []RunFailure
+}
+
+// How a failure was attributed to an action run.
+const (
+	// BlamedByResult: the run's own result is failure.
+	BlamedByResult = "result"
+	// BlamedByEvidence: the build failed while every run succeeded (the
+	// failing output carries no action tag, as a shell step's output
+	// often does); the records holding the failing evidence are blamed.
+	BlamedByEvidence = "evidence"
+)
+
+// RunFailure is one failed action run, classified.
+type RunFailure struct {
+	// Action is the run's action label; JobAction for output outside
+	// every action run.
+	Action   string
+	Tag      string // "" for output outside every run
+	ActionID string
+	// StartLine is the run's first line; 0 for output outside every run.
+	StartLine int
+	BlamedBy  string // BlamedByResult or BlamedByEvidence
+	Failure
 }
 
 // RecordCount is a number of records with the same labels.
@@ -98,6 +129,7 @@ type ActionRun struct {
 	Records    [NumLevels]int64
 	FirstError *RecordRef
 	failed     bool
+	cls        *FailureClassifier
 }
 
 // DurationSeconds is EndMilli-StartMilli in seconds, 0 if negative.
@@ -135,6 +167,9 @@ type tagState struct {
 	// into Analyzer.counts by Finish (a map operation per record was a
 	// good part of the time analyze took).
 	counts [NumSources][NumLevels]int64
+	// loose classifies the records labelled with this tag outside every
+	// action run (after its end marker, or without a start marker).
+	loose *FailureClassifier
 }
 
 type countKey struct {
@@ -161,6 +196,12 @@ type Analyzer struct {
 	runs     []*ActionRun // in start order
 	open     []*ActionRun
 	lastByte byte
+	frules   *FailureRules
+	// loose classify the records outside every action run, by label, in
+	// order of appearance; jobLoose is the one of the job label.
+	loose    []labelClassifier
+	jobLoose *FailureClassifier
+	hasZone  bool
 }
 
 // NewAnalyzer returns an Analyzer that classifies tool output with rules
@@ -168,7 +209,17 @@ type Analyzer struct {
 func NewAnalyzer(rules *Rules) *Analyzer {
 	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}}
 	z.stream = NewStream(rules, z.record)
+	z.frules = DefaultFailureRules()
 	return z
+}
+
+// UseFailureRules sets the failure rules (nil means DefaultFailureRules());
+// call it before the first Write.
+func (z *Analyzer) UseFailureRules(f *FailureRules) {
+	if f == nil {
+		f = DefaultFailureRules()
+	}
+	z.frules = f
 }
 
 // Write feeds the next chunk of the log.
@@ -219,6 +270,7 @@ func (z *Analyzer) Finish() *Analysis {
 	for _, t := range z.tags {
 		z.foldCounts(t.display, &t.counts)
 	}
+	z.blame()
 	a.Counts = make([]RecordCount, 0, len(z.counts))
 	for k, n := range z.counts {
 		a.Counts = append(a.Counts, RecordCount{Action: k.action, Source: k.source, Level: k.level, Count: n})
@@ -245,6 +297,9 @@ func (z *Analyzer) record(r *Record) {
 			a.FirstMilli = r.UnixMilli
 		}
 		a.LastMilli = r.UnixMilli
+		if !z.hasZone {
+			a.UTCOffset, z.hasZone = prefixOffset(r.Raw)
+		}
 	}
 
 	var owner *tagState
@@ -298,6 +353,7 @@ func (z *Analyzer) record(r *Record) {
 	if r.Level == LevelError && a.FirstError == nil {
 		a.FirstError = makeRef(r, line, action)
 	}
+	z.classify(r, int64(line), run, owner)
 	if run != nil {
 		run.Records[r.Level]++
 		if r.Level == LevelError && run.FirstError == nil {
@@ -349,6 +405,107 @@ func (z *Analyzer) foldCounts(action string, c *[NumSources][NumLevels]int64) {
 			}
 		}
 	}
+}
+
+// classify feeds r to the failure classifier of its run, or, when it lies
+// outside every run, to the one of its label (owner's tag, or the job).
+func (z *Analyzer) classify(r *Record, line int64, run *ActionRun, owner *tagState) {
+	if run != nil {
+		if run.cls == nil {
+			run.cls = NewFailureClassifier(z.frules)
+		}
+		run.cls.RecordAt(r, line)
+		return
+	}
+	pc, action := &z.jobLoose, JobAction
+	if owner != nil {
+		pc, action = &owner.loose, owner.display
+	}
+	if *pc == nil {
+		*pc = NewFailureClassifier(z.frules)
+		z.loose = append(z.loose, labelClassifier{action, *pc})
+	}
+	(*pc).RecordAt(r, line)
+}
+
+// labelClassifier classifies the records of one label outside every run.
+type labelClassifier struct {
+	action string
+	c      *FailureClassifier
+}
+
+// blame classifies the failed runs; when the build failed and no run did,
+// it blames the run or untagged output whose failing evidence is newest,
+// preferring evidence a (non-generic or generic) rule recognised.
+func (z *Analyzer) blame() {
+	a := &z.a
+	for i := range a.Runs {
+		r := &a.Runs[i]
+		if r.Result != metrics.ResultFailure {
+			continue
+		}
+		var f Failure
+		if r.cls != nil {
+			f = r.cls.Result()
+		} else {
+			f = NewFailureClassifier(z.frules).Result()
+		}
+		a.Failures = append(a.Failures, RunFailure{Action: r.Action, Tag: r.Tag, ActionID: r.ActionID,
+			StartLine: r.StartLine, BlamedBy: BlamedByResult, Failure: f})
+	}
+	if len(a.Failures) > 0 || a.Build.Result != metrics.ResultFailure {
+		return
+	}
+	var best *RunFailure
+	better := func(c RunFailure) bool {
+		if best == nil {
+			return true
+		}
+		cr, br := c.Rule != "", best.Rule != ""
+		if cr != br {
+			return cr
+		}
+		return c.PointLine > best.PointLine
+	}
+	for i := range a.Runs {
+		r := &a.Runs[i]
+		if r.cls == nil {
+			continue
+		}
+		c := RunFailure{Action: r.Action, Tag: r.Tag, ActionID: r.ActionID, StartLine: r.StartLine,
+			BlamedBy: BlamedByEvidence, Failure: r.cls.Result()}
+		if c.PointLine > 0 && better(c) {
+			best = &c
+		}
+	}
+	for _, l := range z.loose {
+		c := RunFailure{Action: l.action, BlamedBy: BlamedByEvidence, Failure: l.c.Result()}
+		if c.PointLine > 0 && better(c) {
+			best = &c
+		}
+	}
+	if best == nil {
+		best = &RunFailure{Action: JobAction, BlamedBy: BlamedByEvidence, Failure: NewFailureClassifier(z.frules).Result()}
+	}
+	a.Failures = append(a.Failures, *best)
+}
+
+// prefixOffset returns the GMT offset of a record's timestamp prefix, in
+// seconds east of UTC.
+func prefixOffset(raw []byte) (int, bool) {
+	head := raw[:min(len(raw), maxPrefixLen)]
+	i := bytes.Index(head, []byte("GMT"))
+	if i < 0 || i+9 > len(head) {
+		return 0, false
+	}
+	t := head[i+3:]
+	h := int(t[1]-'0')*10 + int(t[2]-'0')
+	m := int(t[4]-'0')*10 + int(t[5]-'0')
+	off := (h*60 + m) * 60
+	if t[0] == '-' {
+		off = -off
+	}
+	return off, true
 }
 
 // finishRun decides the result of a run that just ended and stores it.

@@ -278,40 +278,66 @@ func (r *Rules) Len() int { return len(r.rules) }
 // (index and name) and the problem. An empty list is valid: every output
 // record is then info.
 func CompileRules(rules []RuleConfig) (*Rules, error) {
-	r := &Rules{rules: make([]compiledRule, len(rules))}
-	var errs []error
+	specs := make([]matcherSpec, len(rules))
 	for i, rc := range rules {
-		fail := func(format string, a ...any) {
-			errs = append(errs, fmt.Errorf("severity rule %d (%q): %s", i, rc.Name, fmt.Sprintf(format, a...)))
+		specs[i] = matcherSpec{name: rc.Name, match: rc.Match, regex: rc.Regex}
+	}
+	r, errs := compileMatchers("severity rule", specs, func(i int, fail func(string, ...any)) Level {
+		lv, ok := ParseLevel(rules[i].Level)
+		if !ok {
+			fail("level %q is not one of error, warning, info, debug", rules[i].Level)
 		}
-		if strings.TrimSpace(rc.Name) == "" {
+		return lv
+	})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// matcherSpec is what the matching engine needs of a rule: its name and
+// exactly one of a substring and an RE2 regex.
+type matcherSpec struct{ name, match, regex string }
+
+// compileMatchers compiles an ordered list of matchers into the prefilter
+// engine shared by the severity rules and the failure rules (failure.go).
+// kind names the rule in errors ("severity rule 3 (\"oom\"): ..."); level,
+// if not nil, checks the rest of rule i and returns its level.
+func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail func(string, ...any)) Level) (*Rules, []error) {
+	r := &Rules{rules: make([]compiledRule, len(specs))}
+	var errs []error
+	for i, sp := range specs {
+		fail := func(format string, a ...any) {
+			errs = append(errs, fmt.Errorf("%s %d (%q): %s", kind, i, sp.name, fmt.Sprintf(format, a...)))
+		}
+		if strings.TrimSpace(sp.name) == "" {
 			fail("name is empty")
 		}
-		lv, ok := ParseLevel(rc.Level)
-		if !ok {
-			fail("level %q is not one of error, warning, info, debug", rc.Level)
+		lv := LevelInfo
+		if level != nil {
+			lv = level(i, fail)
 		}
-		cr := compiledRule{name: rc.Name, level: lv}
+		cr := compiledRule{name: sp.name, level: lv}
 		switch {
-		case rc.Match != "" && rc.Regex != "":
+		case sp.match != "" && sp.regex != "":
 			fail("set either match or regex, not both")
-		case rc.Match == "" && rc.Regex == "":
+		case sp.match == "" && sp.regex == "":
 			fail("set match (a substring) or regex")
-		case rc.Match != "":
-			cr.lit = []byte(rc.Match)
+		case sp.match != "":
+			cr.lit = []byte(sp.match)
 		default:
-			re, err := regexp.Compile(rc.Regex)
+			re, err := regexp.Compile(sp.regex)
 			if err != nil {
 				fail("regex: %v", err)
 				break
 			}
 			cr.re = re
-			cr.lit, cr.fold, cr.first, cr.shape = regexPrefilter(rc.Regex)
+			cr.lit, cr.fold, cr.first, cr.shape = regexPrefilter(sp.regex)
 		}
 		r.rules[i] = cr
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errs
 	}
 	r.buildPrefilter()
 	return r, nil
