@@ -105,7 +105,9 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "connection-refused", Match: "Connection refused", Category: CategoryNetwork, Cause: "a connection was refused"},
 	{Name: "econnrefused", Match: "ECONNREFUSED", Category: CategoryNetwork, Cause: "a connection was refused (ECONNREFUSED)"},
 	{Name: "network-unreachable", Match: "Network is unreachable", Category: CategoryNetwork, Cause: "the network is unreachable"},
-	{Name: "http-5xx-gateway", Regex: `\b50[234] (?:Bad Gateway|Service (?:Temporarily )?Unavailable|Gateway Time-?out)`, Category: CategoryNetwork, Cause: "a server answered with a gateway error (HTTP 502/503/504)"},
+	{Name: "http-502", Match: "502 Bad Gateway", Category: CategoryNetwork, Cause: "a server answered 502 Bad Gateway"},
+	{Name: "http-503", Regex: `503 Service (?:Temporarily )?Unavailable`, Category: CategoryNetwork, Cause: "a server answered 503 Service Unavailable"},
+	{Name: "http-504", Match: "504 Gateway Time", Category: CategoryNetwork, Cause: "a server answered 504 Gateway Timeout"},
 
 	// Compilation.
 	{Name: "maven-compilation-error", Match: "COMPILATION ERROR", Category: CategoryCompile, Cause: "Java compilation failed"},
@@ -119,7 +121,8 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "linker-error", Match: "collect2: error: ld returned", Category: CategoryCompile, Cause: "linking failed"},
 	{Name: "go-compile-error", Regex: `\.go:\d+:\d+: `, Category: CategoryCompile, Cause: "Go compilation failed"},
 	{Name: "webpack-module-not-found", Match: "Module not found: Error: Can't resolve", Category: CategoryCompile, Cause: "the bundler could not resolve a module"},
-	{Name: "python-syntax-error", Regex: `(?m)^(?:SyntaxError|IndentationError): `, Category: CategoryCompile, Cause: "Python syntax error"},
+	{Name: "python-syntax-error", Regex: `(?m)^SyntaxError: `, Category: CategoryCompile, Cause: "Python syntax error"},
+	{Name: "python-indentation-error", Regex: `(?m)^IndentationError: `, Category: CategoryCompile, Cause: "Python indentation error"},
 
 	// Tests.
 	{Name: "surefire-test-failures", Match: "There are test failures", Category: CategoryTest, Cause: "unit tests failed (Maven Surefire)"},
