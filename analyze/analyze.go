@@ -57,6 +57,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	jobName := app.Flag("job-name", "Value of the job_name label in openmetrics output.").Default("local").String()
 	rulesFile := app.Flag("rules.file", "YAML file with severity rules for tool output (a list of {name, match|regex, level}), tried before the default rules, like severity_rules in the exporter config.").PlaceHolder("PATH").String()
 	defaultRules := app.Flag("default-rules", "Also apply the default severity rules (after those of --rules.file); --no-default-rules keeps only yours.").Default("true").Bool()
+	failureRulesFile := app.Flag("failure-rules.file", "YAML file with failure rules (a list of {name, match|regex, category, cause, generic}), tried before the default failure rules, like failure_rules in the exporter config.").PlaceHolder("PATH").String()
+	defaultFailureRules := app.Flag("default-failure-rules", "Also apply the default failure rules (after those of --failure-rules.file); --no-default-failure-rules keeps only yours.").Default("true").Bool()
 	files := app.Arg("file", "Build log files; - reads standard input.").Required().Strings()
 
 	// kingpin turns a lone "-" into an empty argument; carry it through
@@ -99,6 +101,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 
+	frules := parser.DefaultFailureRules()
+	if *failureRulesFile != "" || !*defaultFailureRules {
+		frules, err = loadFailureRules(*failureRulesFile, *defaultFailureRules)
+		if err != nil {
+			fmt.Fprintf(stderr, "analyze: %v\n", err)
+			return exitInput
+		}
+	}
+
 	logs := make([]Log, 0, len(*files))
 	failed := false
 	stdinUsed := false
@@ -110,7 +121,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			stdinUsed = true
 		}
-		a, err := analyzeFile(name, stdin, rules)
+		a, err := analyzeFile(name, stdin, rules, frules)
 		if err != nil {
 			fmt.Fprintf(stderr, "analyze: %v\n", err)
 			failed = true
@@ -164,7 +175,7 @@ func displayName(name string) string {
 }
 
 // analyzeFile reads one log through an Analyzer, checking that it is text.
-func analyzeFile(name string, stdin io.Reader, rules *parser.Rules) (*parser.Analysis, error) {
+func analyzeFile(name string, stdin io.Reader, rules *parser.Rules, frules *parser.FailureRules) (*parser.Analysis, error) {
 	var r io.Reader
 	if name == "-" {
 		if stdin == nil {
@@ -183,6 +194,7 @@ func analyzeFile(name string, stdin io.Reader, rules *parser.Rules) (*parser.Ana
 		r = f
 	}
 	z := parser.NewAnalyzer(rules)
+	z.UseFailureRules(frules)
 	if err := pipeline(r, z); err != nil {
 		return nil, fmt.Errorf("%s: %w", displayName(name), err)
 	}
@@ -238,20 +250,9 @@ func pipeline(r io.Reader, z *parser.Analyzer) error {
 // withDefaults is set: the same order as severity_rules and
 // keep_default_severity_rules in the exporter config.
 func loadRules(path string, withDefaults bool) (*parser.Rules, error) {
-	var cfg []parser.RuleConfig
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("rules file: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("rules file %s: empty (it must be a YAML list of rules)", path)
-			}
-			return nil, fmt.Errorf("rules file %s: %w", path, err)
-		}
+	cfg, err := readRulesFile[parser.RuleConfig]("rules file", path)
+	if err != nil {
+		return nil, err
 	}
 	if withDefaults {
 		cfg = append(cfg, parser.DefaultRuleConfigs()...)
@@ -261,4 +262,42 @@ func loadRules(path string, withDefaults bool) (*parser.Rules, error) {
 		return nil, fmt.Errorf("rules file %s: %w", path, err)
 	}
 	return rules, nil
+}
+
+// loadFailureRules is loadRules for --failure-rules.file.
+func loadFailureRules(path string, withDefaults bool) (*parser.FailureRules, error) {
+	cfg, err := readRulesFile[parser.FailureRuleConfig]("failure rules file", path)
+	if err != nil {
+		return nil, err
+	}
+	if withDefaults {
+		cfg = append(cfg, parser.DefaultFailureRuleConfigs()...)
+	}
+	rules, err := parser.CompileFailureRules(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failure rules file %s: %w", path, err)
+	}
+	return rules, nil
+}
+
+// readRulesFile decodes a YAML list of rules, rejecting unknown fields; an
+// empty path is an empty list.
+func readRulesFile[T any](what, path string) ([]T, error) {
+	var cfg []T
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s %s: empty (it must be a YAML list of rules)", what, path)
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return cfg, nil
 }

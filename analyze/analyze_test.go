@@ -161,11 +161,15 @@ func TestTextFormat(t *testing.T) {
 	}
 	for _, want := range []string{
 		"== testdata/maven-npm-go.log\n",
-		"build:   FAILURE (result failure), 2026-10-02 06:03:11.204Z .. 2026-10-02 06:03:57.501Z, duration 46.297s\n",
+		// Times in the log's own zone (GMT+08:00 stays +08:00).
+		"build:   FAILURE (result failure), 2026-10-02 14:03:11.204+08:00 .. 2026-10-02 14:03:57.501+08:00, duration 46.297s\n",
 		"records: 33 (error 7, warning 3, info 22, debug 1), 38 lines, 3146 bytes\n",
-		"ACTION     TAG                    START                     DURATION  RESULT   ENDED BY    ERROR  WARN  INFO  DEBUG  FIRST ERROR\n",
-		"Maven构建  Maven构建:maven_build  2026-10-02 06:03:11.318Z  9.384s    success  marker      0      1     10    1      -\n",
-		"Go test    Go test:go_test        2026-10-02 06:03:49.240Z  8.261s    failure  end-of-log  7      0     6     0      line 25: --- FAIL: TestParseOrder (0.00s)\n",
+		"ACTION     TAG                    START                          DURATION  RESULT   ENDED BY    ERROR  WARN  INFO  DEBUG  FIRST ERROR\n",
+		"Maven构建  Maven构建:maven_build  2026-10-02 14:03:11.318+08:00  9.384s    success  marker      0      1     10    1      -\n",
+		"Go test    Go test:go_test        2026-10-02 14:03:49.240+08:00  8.261s    failure  end-of-log  7      0     6     0      line 25: --- FAIL: TestParseOrder (0.00s)\n",
+		// The records outside every run get a row, so the rows add up to the header.
+		"job        (outside every run)    -                              -         -        -           0      0     1     0      -\n",
+		"failure: Go test (Go test:go_test, line 21)\n  category: test\n  cause:    Go tests failed\n  rule:     go-test-fail\n  exit code: 1\n  evidence:\n    line 25: --- FAIL: TestParseOrder (0.00s)\n",
 		"first error: line 25, action Go test, output: --- FAIL: TestParseOrder (0.00s)\n",
 		"== testdata/build-step-excerpt-success.log\n",
 		"build:   no Finished: line (result unknown)",
@@ -173,6 +177,75 @@ func TestTextFormat(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The real pytest log: the failing output is untagged shell output, so the
+// records outside every run are blamed, and the text says so; the rows of
+// the table add up to the header.
+func TestTextBlamesUntaggedOutput(t *testing.T) {
+	code, out, errOut := run(t, "", "testdata/full-build-failure-pytest.log")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"records: 518 (error 36, warning 4, info 478, debug 0)",
+		"job       (outside every run)              -                              -         failure  -         36     3     465   0      line 420:",
+		"failure: job\n  blamed: the build failed and no action run did; the failing evidence is in output outside every action run",
+		"  category: environment\n  cause:    the test environment could not be allocated\n",
+		"  exit code: 1\n",
+		"    line 535: script returned exit code 1, exitMessage is: command run failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	// error 0+0+0+36, warning 1+0+0+3, info 5+6+2+465 = the header.
+}
+
+// Every corpus log analysed: openmetrics counts one failure with the
+// blamed action and category, like the JSON.
+func TestOpenMetricsFailures(t *testing.T) {
+	out := openMetrics(t, "--job-name=backend-ci", "testdata/sep14-cache-checkout-failure.log", "testdata/full-build-failure-pytest.log")
+	for _, want := range []string{
+		"# TYPE codearts_build_failures_total counter\n",
+		`codearts_build_failures_total{action="Code checkout",category="network",job_name="backend-ci"} 1.0 `,
+		`codearts_build_failures_total{action="job",category="environment",job_name="backend-ci"} 1.0 `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("openmetrics output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFailureRulesFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("- name: sched-no-result\n  match: 'No test case result found'\n  category: test\n  cause: the scheduler found no test results\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "--format=json", "--failure-rules.file="+good, "testdata/full-build-failure-pytest.log")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc jsonDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if f := doc.Logs[0].Failures; len(f) != 1 || f[0].Category != "test" || f[0].Rule != "sched-no-result" {
+		t.Errorf("failures = %+v, want the file's rule to decide", f)
+	}
+	code, out, _ = run(t, "", "--format=json", "--no-default-failure-rules", "testdata/full-build-failure-pytest.log")
+	if code != 0 || !strings.Contains(out, `"category": "unknown"`) {
+		t.Errorf("--no-default-failure-rules: exit %d, want category unknown:\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("- name: x\n  match: y\n  category: cosmic\n  cause: z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, "", "--failure-rules.file="+bad, "testdata/full-build-failure-pytest.log")
+	if code != 1 || !strings.Contains(errOut, `failure rule 0 ("x"): category "cosmic"`) {
+		t.Errorf("bad rules: exit %d, stderr %q", code, errOut)
 	}
 }
 

@@ -31,6 +31,23 @@ type jsonLog struct {
 	Runs       []jsonRun      `json:"runs"`
 	ByLabels   []jsonCount    `json:"records_by_label"`
 	FirstError *jsonRecordRef `json:"first_error"`
+	UTCOffset  string         `json:"utc_offset"`
+	Failures   []jsonFailure  `json:"failures"`
+}
+
+// jsonFailure is one failed action run, classified (docs/failure-rules.md).
+type jsonFailure struct {
+	Action    string            `json:"action"`
+	Tag       string            `json:"tag"`
+	ActionID  string            `json:"action_id"`
+	StartLine int               `json:"start_line"`
+	BlamedBy  string            `json:"blamed_by"`
+	Category  string            `json:"category"`
+	Cause     string            `json:"cause"`
+	Rule      string            `json:"rule"`
+	Code      string            `json:"code"`
+	ExitCode  string            `json:"exit_code"`
+	Evidence  []parser.Evidence `json:"evidence"`
 }
 
 type jsonLevels struct {
@@ -129,6 +146,17 @@ func toJSON(logs []Log) jsonDoc {
 				StartLine: r.StartLine, EndLine: r.EndLine, DurationSeconds: r.DurationSeconds(),
 				Result: r.Result, EndedBy: r.EndedBy, Records: levels(r.Records), FirstError: ref(r.FirstError),
 			})
+		}
+		jl.UTCOffset = utcOffset(a.UTCOffset)
+		jl.Failures = make([]jsonFailure, 0, len(a.Failures))
+		for _, f := range a.Failures {
+			ev := f.Evidence
+			if ev == nil {
+				ev = []parser.Evidence{}
+			}
+			jl.Failures = append(jl.Failures, jsonFailure{Action: f.Action, Tag: f.Tag, ActionID: f.ActionID,
+				StartLine: f.StartLine, BlamedBy: f.BlamedBy, Category: f.Category, Cause: f.Cause, Rule: f.Rule,
+				Code: f.Code, ExitCode: f.ExitCode, Evidence: ev})
 		}
 		for _, c := range a.Counts {
 			jl.ByLabels = append(jl.ByLabels, jsonCount{Action: c.Action, Source: c.Source.String(), Level: c.Level.String(), Count: c.Count})

@@ -28,7 +28,9 @@ func gather(logs []Log, job string) ([]*dto.MetricFamily, error) {
 	buildDur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metrics.BuildDurationSeconds,
 		Help: metrics.BuildDurationHelp, Buckets: metrics.BuildDurationBuckets},
 		[]string{metrics.LabelJobName, metrics.LabelResult})
-	reg.MustRegister(records, bytesTotal, actionDur, buildDur)
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{Name: metrics.FailuresTotal, Help: metrics.FailuresHelp},
+		[]string{metrics.LabelJobName, metrics.LabelAction, metrics.LabelCategory})
+	reg.MustRegister(records, bytesTotal, actionDur, buildDur, failures)
 
 	b := bytesTotal.WithLabelValues(job)
 	for _, l := range logs {
@@ -40,6 +42,9 @@ func gather(logs []Log, job string) ([]*dto.MetricFamily, error) {
 		for i := range a.Runs {
 			r := &a.Runs[i]
 			actionDur.WithLabelValues(job, r.Action, r.Result).Observe(r.DurationSeconds())
+		}
+		for _, f := range a.Failures {
+			failures.WithLabelValues(job, f.Action, f.Category).Inc()
 		}
 		if a.Build.Finished {
 			buildDur.WithLabelValues(job, a.Build.Result).Observe(a.Build.DurationSeconds())

@@ -8,17 +8,28 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
-// textTimeLayout shows times in UTC; the logs' own offsets vary.
-const textTimeLayout = "2006-01-02 15:04:05.000Z"
+// textTimeLayout shows times in the zone the log was written in
+// (GMT+08:00 stays +08:00), with the offset.
+const textTimeLayout = "2006-01-02 15:04:05.000Z07:00"
 
-func textTime(ok bool, ms int64) string {
+func textTime(ok bool, ms int64, offset int) string {
 	if !ok {
 		return "-"
 	}
-	return time.UnixMilli(ms).UTC().Format(textTimeLayout)
+	return time.UnixMilli(ms).In(time.FixedZone("", offset)).Format(textTimeLayout)
+}
+
+// utcOffset formats seconds east of UTC as "+08:00".
+func utcOffset(offset int) string {
+	sign := '+'
+	if offset < 0 {
+		sign, offset = '-', -offset
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, offset/3600, offset/60%60)
 }
 
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) + "s" }
@@ -55,8 +66,9 @@ func writeText(w io.Writer, logs []Log) error {
 		if a.Build.Finished && a.HasTime {
 			dur = seconds(a.Build.DurationSeconds())
 		}
+		off := a.UTCOffset
 		fmt.Fprintf(w, "build:   %s (result %s), %s .. %s, duration %s\n", status, a.Build.Result,
-			textTime(a.HasTime, a.Build.StartMilli), textTime(a.HasTime, a.Build.EndMilli), dur)
+			textTime(a.HasTime, a.Build.StartMilli, off), textTime(a.HasTime, a.Build.EndMilli, off), dur)
 		fmt.Fprintf(w, "records: %d (%s), %d lines, %d bytes\n", a.Records, levelsText(a.Levels), a.Lines, a.Bytes)
 		if len(a.Runs) == 0 {
 			fmt.Fprintln(w, "actions: no action runs (no start markers)")
@@ -69,17 +81,68 @@ func writeText(w io.Writer, logs []Log) error {
 				if r.FirstError != nil {
 					fe = fmt.Sprintf("line %d: %s", r.FirstError.Line, shorten(r.FirstError.Message, 60))
 				}
-				rows = append(rows, []string{r.Action, r.Tag, textTime(true, r.StartMilli), seconds(r.DurationSeconds()),
+				rows = append(rows, []string{r.Action, r.Tag, textTime(true, r.StartMilli, off), seconds(r.DurationSeconds()),
 					r.Result, r.EndedBy, count(r.Records[parser.LevelError]), count(r.Records[parser.LevelWarning]),
 					count(r.Records[parser.LevelInfo]), count(r.Records[parser.LevelDebug]), fe})
 			}
+			if outside := a.Outside; outside != [parser.NumLevels]int64{} {
+				result := "-"
+				for _, f := range a.Failures {
+					if f.Tag == "" {
+						result = metrics.ResultFailure
+					}
+				}
+				fe := "-"
+				if r := a.OutsideFirstError; r != nil {
+					fe = fmt.Sprintf("line %d: %s", r.Line, shorten(r.Message, 60))
+				}
+				rows = append(rows, []string{parser.JobAction, "(outside every run)", "-", "-", result, "-",
+					count(outside[parser.LevelError]), count(outside[parser.LevelWarning]),
+					count(outside[parser.LevelInfo]), count(outside[parser.LevelDebug]), fe})
+			}
 			writeTable(w, rows)
+		}
+		for _, f := range a.Failures {
+			writeFailureText(w, &f)
 		}
 		if fe := a.FirstError; fe != nil {
 			fmt.Fprintf(w, "\nfirst error: line %d, action %s, %s: %s\n", fe.Line, fe.Action, fe.Source, shorten(fe.Message, 120))
 		}
 	}
 	return nil
+}
+
+// writeFailureText prints one classified failure: which run, why, and the
+// lines that show it.
+func writeFailureText(w io.Writer, f *parser.RunFailure) {
+	run := f.Action
+	if f.Tag != "" {
+		run = fmt.Sprintf("%s (%s, line %d)", f.Action, f.Tag, f.StartLine)
+	}
+	fmt.Fprintf(w, "\nfailure: %s\n", run)
+	if f.BlamedBy == parser.BlamedByEvidence {
+		if f.Tag == "" {
+			fmt.Fprintf(w, "  blamed: the build failed and no action run did; the failing evidence is in output outside every action run (the step's output carries no action tag)\n")
+		} else {
+			fmt.Fprintf(w, "  blamed: the build failed and no action run did; this run holds the failing evidence\n")
+		}
+	}
+	fmt.Fprintf(w, "  category: %s\n  cause:    %s\n", f.Category, f.Cause)
+	if f.Rule != "" {
+		fmt.Fprintf(w, "  rule:     %s\n", f.Rule)
+	}
+	if f.Code != "" {
+		fmt.Fprintf(w, "  code:     %s\n", f.Code)
+	}
+	if f.ExitCode != "" {
+		fmt.Fprintf(w, "  exit code: %s\n", f.ExitCode)
+	}
+	if len(f.Evidence) > 0 {
+		fmt.Fprintln(w, "  evidence:")
+		for _, e := range f.Evidence {
+			fmt.Fprintf(w, "    line %d: %s\n", e.Line, shorten(e.Text, 160))
+		}
+	}
 }
 
 func count(n int64) string { return strconv.FormatInt(n, 10) }

@@ -12,6 +12,7 @@ const (
 	LogBytesTotal          = "codearts_build_log_bytes_total"
 	ActionDurationSeconds  = "codearts_build_action_duration_seconds"
 	BuildDurationSeconds   = "codearts_build_duration_seconds"
+	FailuresTotal          = "codearts_build_failures_total"
 	LastBuildNumber        = "codearts_build_last_build_number"
 	JobInfo                = "codearts_build_job_info"
 	APIRequestsTotal       = "codearts_exporter_api_requests_total"
@@ -24,6 +25,7 @@ const (
 	LogBytesHelp       = "UTF-8 bytes of build log text returned by the CodeArts API, each counted exactly once."
 	ActionDurationHelp = "Duration of finished action (step) runs: last record timestamp minus first record timestamp."
 	BuildDurationHelp  = "Duration of finished builds, from the build record's start and finish times."
+	FailuresHelp       = "Finished action runs whose result is failure, by the category the failure rules gave them."
 	LastBuildHelp      = "Newest build number seen for the job."
 	JobInfoHelp        = "Maps job_name to the CodeArts job id; always 1."
 	APIRequestsHelp    = "CodeArts API calls by operation and HTTP status code (or \"error\" when no response arrived)."
@@ -32,14 +34,15 @@ const (
 
 // Label names.
 const (
-	LabelJobName = "job_name"
-	LabelJobID   = "job_id"
-	LabelAction  = "action"
-	LabelSource  = "source"
-	LabelLevel   = "level"
-	LabelResult  = "result"
-	LabelAPI     = "api"
-	LabelCode    = "code"
+	LabelJobName  = "job_name"
+	LabelJobID    = "job_id"
+	LabelAction   = "action"
+	LabelSource   = "source"
+	LabelLevel    = "level"
+	LabelResult   = "result"
+	LabelCategory = "category"
+	LabelAPI      = "api"
+	LabelCode     = "code"
 )
 
 // Result label values (README.md, Metrics).

@@ -52,6 +52,12 @@ type Analysis struct {
 	Build      Build
 	Runs       []ActionRun
 	FirstError *RecordRef // first record of level error in the log
+	// Outside counts the records outside every action run (job-level
+	// lines, untagged step output) per level; OutsideFirstError is the
+	// first of them of level error. With the runs' Records they add up to
+	// Levels.
+	Outside           [NumLevels]int64
+	OutsideFirstError *RecordRef
 	// Failures are the failed action runs with their classification
 	// (docs/failure-rules.md): every run whose result is failure, or, when
 	// the build failed and no run did, the run or the untagged output that
@@ -354,6 +360,12 @@ func (z *Analyzer) record(r *Record) {
 		a.FirstError = makeRef(r, line, action)
 	}
 	z.classify(r, int64(line), run, owner)
+	if run == nil {
+		a.Outside[r.Level]++
+		if r.Level == LevelError && a.OutsideFirstError == nil {
+			a.OutsideFirstError = makeRef(r, line, action)
+		}
+	}
 	if run != nil {
 		run.Records[r.Level]++
 		if r.Level == LevelError && run.FirstError == nil {
