@@ -404,6 +404,7 @@ func collectorOptions(c *config.Config, stateFile string, shards [2]int, clients
 		PollInterval:     c.PollInterval,
 		BackfillBuilds:   c.BackfillBuilds,
 		Rules:            c.Rules(),
+		FailureRules:     c.CompiledFailureRules(),
 		StateFile:        stateFile,
 		Concurrency:      c.JobConcurrency,
 		Logger:           logger.With("component", "collector"),

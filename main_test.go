@@ -28,6 +28,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
@@ -596,7 +598,7 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 	const builds = 3
 	job := simulator.JobSpec{
 		ID: simulator.DemoJobID("kill9"), Name: "kill9", MaxBuilds: builds, RecordsPerSecond: 15,
-		FailureRate: 0.3, ErrorSpikeRate: 0.3, SpikeRecords: 30,
+		FailureRate: 0.9, ErrorSpikeRate: 0.3, SpikeRecords: 30, // seed 9: builds 1 and 3 fail
 		Stages: []simulator.StageSpec{
 			{DisplayName: "代码检出", Tool: "git", MinDuration: 2 * time.Second, MaxDuration: 4 * time.Second},
 			{DisplayName: "Maven构建", Tool: "maven", MinDuration: 3 * time.Second, MaxDuration: 6 * time.Second},
@@ -672,9 +674,11 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 	// to read everything; compare with the ground truth.
 	var wantRecords, wantBytes float64
 	var finished int
+	var wantFailures map[string]float64 // series -> value, classified over each failed step's whole text
 	eventually(t, 120*time.Second, "all simulated builds finished", func() bool {
 		tr := sim.Truth()
 		wantRecords, wantBytes, finished = 0, 0, 0
+		wantFailures = map[string]float64{}
 		for _, b := range tr.Jobs[0].Builds {
 			if b.Finished {
 				finished++
@@ -684,10 +688,19 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 					wantRecords += float64(st.Records)
 					wantBytes += float64(st.Bytes)
 				}
+				if st.NodeID != 0 && st.Finished && metrics.ResultFromStatus(st.Status) == metrics.ResultFailure {
+					cls := parser.NewFailureClassifier(nil)
+					stream := parser.NewStream(nil, cls.Record)
+					_, _ = stream.WriteString(st.Log)
+					stream.Flush()
+					wantFailures[fmt.Sprintf(`codearts_build_failures_total{action=%q, category=%q, job_name="kill9"}`,
+						st.DisplayName, cls.Result().Category)]++
+				}
 			}
 		}
 		return finished == builds
 	})
+	require.NotEmpty(t, wantFailures, "the simulated builds include failed steps")
 	eventually(t, 60*time.Second, "exporter totals reach the ground truth", func() bool {
 		s, _ := cur.scrape()
 		r, _ := sum(s, "codearts_build_log_records_total", `job_name="kill9"`)
@@ -703,6 +716,13 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 	r, _ := sum(s, "codearts_build_log_records_total", `job_name="kill9"`)
 	require.Equal(t, wantRecords, r, "records equal the simulator's truth, each counted once")
 	require.Equal(t, wantBytes, s[`codearts_build_log_bytes_total{job_name="kill9"}`])
+	gotFailures := map[string]float64{}
+	for k, v := range s {
+		if strings.HasPrefix(k, "codearts_build_failures_total{") {
+			gotFailures[k] = v
+		}
+	}
+	require.Equal(t, wantFailures, gotFailures, "each failed step counted exactly once, classified as over its whole log")
 	mu.Lock()
 	require.Greater(t, scrapes, 20, "the scraper saw the exporter many times")
 	mu.Unlock()

@@ -22,8 +22,8 @@ var allResults = []string{metrics.ResultSuccess, metrics.ResultFailure, metrics.
 
 // descs are the descriptors of the ledger-derived families.
 type descs struct {
-	records, bytes, actionDur, buildDur, lastBuildNo, jobInfo *prometheus.Desc
-	lastResult, lastTimestamp, lastDuration, inFlight         *prometheus.Desc
+	records, bytes, actionDur, buildDur, failures, lastBuildNo, jobInfo *prometheus.Desc
+	lastResult, lastTimestamp, lastDuration, inFlight                   *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -33,6 +33,7 @@ func newDescs() descs {
 		bytes:       prometheus.NewDesc(metrics.LogBytesTotal, metrics.LogBytesHelp, []string{j}, nil),
 		actionDur:   prometheus.NewDesc(metrics.ActionDurationSeconds, metrics.ActionDurationHelp, []string{j, metrics.LabelAction, metrics.LabelResult}, nil),
 		buildDur:    prometheus.NewDesc(metrics.BuildDurationSeconds, metrics.BuildDurationHelp, []string{j, metrics.LabelResult}, nil),
+		failures:    prometheus.NewDesc(metrics.FailuresTotal, metrics.FailuresHelp, []string{j, metrics.LabelAction, metrics.LabelCategory}, nil),
 		lastBuildNo: prometheus.NewDesc(metrics.LastBuildNumber, metrics.LastBuildHelp, []string{j}, nil),
 		jobInfo:     prometheus.NewDesc(metrics.JobInfo, metrics.JobInfoHelp, []string{j, metrics.LabelJobID}, nil),
 		lastResult: prometheus.NewDesc(lastBuildResultName,
@@ -47,7 +48,7 @@ func newDescs() descs {
 }
 
 func (d descs) describe(ch chan<- *prometheus.Desc) {
-	for _, x := range []*prometheus.Desc{d.records, d.bytes, d.actionDur, d.buildDur, d.lastBuildNo, d.jobInfo,
+	for _, x := range []*prometheus.Desc{d.records, d.bytes, d.actionDur, d.buildDur, d.failures, d.lastBuildNo, d.jobInfo,
 		d.lastResult, d.lastTimestamp, d.lastDuration, d.inFlight} {
 		ch <- x
 	}
@@ -100,6 +101,12 @@ func (c *Collector) collectJob(ch chan<- prometheus.Metric, j Job, jl *jobLedger
 	}
 	for _, r := range sortedKeys(jl.BuildDur) {
 		ch <- constHistogram(d.buildDur, jl.BuildDur[r], metrics.BuildDurationBuckets, name, r)
+	}
+	for _, action := range sortedKeys(jl.Failures) {
+		byCat := jl.Failures[action]
+		for _, cat := range sortedKeys(byCat) {
+			ch <- constMetric(d.failures, prometheus.CounterValue, float64(byCat[cat]), name, action, cat)
+		}
 	}
 	if jl.LastBuildNo > 0 && jl.JobID == j.ID {
 		ch <- constMetric(d.lastBuildNo, prometheus.GaugeValue, float64(jl.LastBuildNo), name)

@@ -59,6 +59,9 @@ type Options struct {
 	BackfillBuilds int
 	// Rules classify tool output; nil means parser.DefaultRules().
 	Rules *parser.Rules
+	// FailureRules classify failed stages; nil means
+	// parser.DefaultFailureRules().
+	FailureRules *parser.FailureRules
 	// StateFile is the checkpoint file; empty disables checkpointing.
 	// It cannot change in Update.
 	StateFile string
@@ -129,6 +132,7 @@ type config struct {
 	pollInterval     time.Duration
 	backfill         int
 	rules            *parser.Rules
+	failureRules     *parser.FailureRules
 	concurrency      int
 	maxPagesPerStep  int
 	maxPagesPerPoll  int
@@ -241,6 +245,7 @@ func (o Options) validate() (*config, error) {
 		pollInterval:     o.PollInterval,
 		backfill:         o.BackfillBuilds,
 		rules:            o.Rules,
+		failureRules:     o.FailureRules,
 		concurrency:      o.Concurrency,
 		maxPagesPerStep:  o.MaxPagesPerStep,
 		maxPagesPerPoll:  o.MaxPagesPerPoll,
@@ -292,6 +297,9 @@ func (o Options) validate() (*config, error) {
 	}
 	if cfg.rules == nil {
 		cfg.rules = parser.DefaultRules()
+	}
+	if cfg.failureRules == nil {
+		cfg.failureRules = parser.DefaultFailureRules()
 	}
 	seen := map[string]bool{}
 	for i, j := range o.Jobs {

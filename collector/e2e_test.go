@@ -12,6 +12,7 @@ import (
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
+	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
 func TestGroundTruthWithFaults(t *testing.T) {
@@ -64,11 +65,52 @@ func TestGroundTruthWithFaults(t *testing.T) {
 		if final[k] != 1 {
 			t.Errorf("%s missing", k)
 		}
+		checkLastFailure(t, name, jt, c.published.Load().Jobs[name])
 	}
 	st := e.sim.Stats()
 	t.Logf("%d polls (%d with a failed job), %d requests, faults %v", polls, failed, st.Requests, st.Faults)
 	if failed == 0 {
 		t.Errorf("no poll failed: the faults did not reach the collector, so its error paths went untested")
+	}
+}
+
+// checkLastFailure: the ledger keeps the newest failed step of the job, with
+// its classification over the whole text and bounded evidence.
+func checkLastFailure(t *testing.T, name string, jt simulator.JobTruth, jl *jobLedger) {
+	t.Helper()
+	var want *simulator.StageTruth
+	var wantBuild int64
+	for _, b := range jt.Builds {
+		for i := range b.Stages {
+			st := &b.Stages[i]
+			if st.NodeID != 0 && st.Finished && metrics.ResultFromStatus(st.Status) == metrics.ResultFailure {
+				want, wantBuild = st, b.Number
+			}
+		}
+	}
+	got := jl.LastFailure
+	if want == nil {
+		if got != nil {
+			t.Errorf("%s: last failure %+v, but no step failed", name, got)
+		}
+		return
+	}
+	cls := parser.NewFailureClassifier(nil)
+	stream := parser.NewStream(nil, cls.Record)
+	_, _ = stream.WriteString(want.Log)
+	stream.Flush()
+	f := cls.Result()
+	if got == nil || got.BuildNumber != wantBuild || got.Action != want.DisplayName || got.Category != f.Category || got.Cause != f.Cause {
+		t.Fatalf("%s: last failure %+v, want build %d %s %s (%s)", name, got, wantBuild, want.DisplayName, f.Category, f.Cause)
+	}
+	if len(got.Evidence) == 0 || len(got.Evidence) > parser.MaxEvidence {
+		t.Errorf("%s: %d evidence lines", name, len(got.Evidence))
+	}
+	lines := strings.Split(want.Log, "\n")
+	for _, e := range got.Evidence {
+		if len(e.Text) > parser.MaxEvidenceText || e.Line < 1 || int(e.Line) > len(lines) || !strings.Contains(lines[e.Line-1], e.Text) {
+			t.Errorf("%s: evidence %+v is not line %d of the step log", name, e, e.Line)
+		}
 	}
 }
 

@@ -291,7 +291,9 @@ func truthSample(tr simulator.Truth, from map[string]int64, rules *parser.Rules)
 				var n int64
 				var firstMs, lastMs int64
 				hasTime := false
+				cls := parser.NewFailureClassifier(nil)
 				stream := parser.NewStream(rules, func(r *parser.Record) {
+					cls.Record(r)
 					n++
 					k := seriesKey(metrics.LogRecordsTotal, map[string]string{
 						"job_name": name, "action": st.DisplayName, "source": r.Source.String(), "level": r.Level.String()})
@@ -312,6 +314,13 @@ func truthSample(tr simulator.Truth, from map[string]int64, rules *parser.Rules)
 					}
 					k := hkey{name, st.DisplayName, metrics.ResultFromStatus(st.Status)}
 					actionObs[k] = append(actionObs[k], ms)
+				}
+				if st.Finished && metrics.ResultFromStatus(st.Status) == metrics.ResultFailure {
+					// One per failed stage, classified over the whole text:
+					// the collector, reading pages across restarts, must
+					// agree exactly.
+					s[seriesKey(metrics.FailuresTotal, map[string]string{
+						"job_name": name, "action": st.DisplayName, "category": cls.Result().Category})]++
 				}
 			}
 			if b.Finished {
@@ -356,7 +365,7 @@ func ledgerPart(s sample) sample {
 	out := sample{}
 	for k, v := range s {
 		for _, p := range []string{metrics.LogRecordsTotal + "{", metrics.LogBytesTotal + "{",
-			metrics.ActionDurationSeconds + "_", metrics.BuildDurationSeconds + "_"} {
+			metrics.ActionDurationSeconds + "_", metrics.BuildDurationSeconds + "_", metrics.FailuresTotal + "{"} {
 			if strings.HasPrefix(k, p) {
 				out[k] = v
 			}

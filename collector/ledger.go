@@ -139,6 +139,9 @@ type stageProgress struct {
 	HasTime bool  `json:"has_time,omitempty"`
 	FirstMs int64 `json:"first_ms,omitempty"`
 	LastMs  int64 `json:"last_ms,omitempty"`
+	// Failure is the failure classifier's state for this log, carried like
+	// Stream so that a restart classifies as an uninterrupted run would.
+	Failure parser.FailureState `json:"failure,omitzero"`
 	// Done: the log was read to the end, flushed and (for a finished stage)
 	// its duration observed. Nothing more happens to a done stage.
 	Done bool `json:"done,omitempty"`
@@ -237,17 +240,8 @@ func (j *jobLedger) clone() *jobLedger {
 			c.BuildDur[r] = h.clone()
 		}
 	}
-	if j.Failures != nil {
-		c.Failures = make(map[string]map[string]uint64, len(j.Failures))
-		for a, byCat := range j.Failures {
-			c.Failures[a] = maps.Clone(byCat)
-		}
-	}
-	if j.LastFailure != nil {
-		f := *j.LastFailure
-		f.Evidence = slices.Clone(f.Evidence)
-		c.LastFailure = &f
-	}
+	c.Failures = cloneFailures(j.Failures)
+	c.LastFailure = j.LastFailure.clone()
 	if j.Recent != nil {
 		c.Recent = make([]buildSummary, len(j.Recent))
 		for i, b := range j.Recent {
@@ -265,6 +259,7 @@ func (b *buildProgress) clone() *buildProgress {
 		for i, s := range b.Stages {
 			sc := *s
 			sc.Stream = cloneStreamState(s.Stream)
+			sc.Failure = s.Failure.Clone()
 			c.Stages[i] = &sc
 		}
 	}
@@ -338,7 +333,10 @@ func (j *jobLedger) hasAction(action string) bool {
 	if _, ok := j.Records[action]; ok {
 		return true
 	}
-	_, ok := j.ActionDur[action]
+	if _, ok := j.ActionDur[action]; ok {
+		return true
+	}
+	_, ok := j.Failures[action]
 	return ok
 }
 
@@ -347,6 +345,13 @@ func (j *jobLedger) numActions() int {
 	n := len(j.Records)
 	for a := range j.ActionDur {
 		if _, ok := j.Records[a]; !ok {
+			n++
+		}
+	}
+	for a := range j.Failures {
+		_, r := j.Records[a]
+		_, d := j.ActionDur[a]
+		if !r && !d {
 			n++
 		}
 	}

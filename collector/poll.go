@@ -32,6 +32,7 @@ type jobPoll struct {
 // counts of the records it emitted that are not yet merged into the ledger.
 type liveStream struct {
 	s     *parser.Stream
+	cls   *parser.FailureClassifier
 	sp    *stageProgress
 	cur   recordCounts
 	dirty bool
@@ -56,7 +57,7 @@ func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error 
 		c.logger.Warn("job id changed for this job name: build progress restarts, counters continue",
 			"job", j.Name, "old_job_id", p.w.JobID, "job_id", j.ID)
 		*p.w = jobLedger{JobID: j.ID, Bytes: p.w.Bytes, Records: p.w.Records, ActionDur: p.w.ActionDur, BuildDur: p.w.BuildDur,
-			Failures: p.w.Failures}
+			Failures: p.w.Failures, LastFailure: p.w.LastFailure}
 		p.dirty = true
 	}
 	err := p.run(ctx, t)
@@ -77,6 +78,7 @@ func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error 
 func (p *jobPoll) commit() error {
 	for sp, ls := range p.live {
 		sp.Stream = ls.s.State()
+		sp.Failure = ls.cls.State()
 	}
 	if err := p.c.commit(p.job.Name, p.w); err != nil {
 		if errors.Is(err, errCrashed) {
@@ -366,8 +368,10 @@ func (p *jobPoll) stream(sp *stageProgress) *liveStream {
 	if ls := p.live[sp]; ls != nil {
 		return ls
 	}
-	ls := &liveStream{sp: sp}
+	ls := &liveStream{sp: sp, cls: parser.NewFailureClassifier(p.cfg.failureRules)}
+	ls.cls.Restore(sp.Failure)
 	ls.s = parser.NewStream(p.cfg.rules, func(r *parser.Record) {
+		ls.cls.Record(r)
 		src, lvl := r.Source, r.Level
 		if int(src) >= parser.NumSources || int(lvl) >= parser.NumLevels {
 			src, lvl = parser.SourceOutput, parser.LevelInfo
@@ -438,7 +442,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		if err != nil {
 			if !stageFinished && buildFinished && p.cfg.api.notFound(err) {
 				// Never-started stage of a finished build: there is no log.
-				p.finishStage(ls, false)
+				p.finishStage(b, ls, false)
 				return true, nil
 			}
 			return false, err
@@ -469,7 +473,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 			if running {
 				return false, nil // caught up with a running step
 			}
-			p.finishStage(ls, stageFinished)
+			p.finishStage(b, ls, stageFinished)
 			return true, nil
 		}
 		if page.EndOffset == before {
@@ -494,18 +498,27 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 // at the end of a finished log) and, if observe, records one action run. A
 // log without any record is no run (a stage skipped because an earlier one
 // failed is ABORTED with an empty log) and is not observed.
-func (p *jobPoll) finishStage(ls *liveStream, observe bool) {
+func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 	sp := ls.sp
 	ls.s.Flush()
 	p.mergeCounts(ls)
 	sp.Stream = ls.s.State()
+	result := metrics.ResultFromStatus(sp.Status)
 	if observe && sp.Records > 0 {
 		var ms int64
 		if sp.HasTime {
 			ms = max(sp.LastMs-sp.FirstMs, 0)
 		}
-		p.w.observeAction(sp.Display, metrics.ResultFromStatus(sp.Status), ms)
+		p.w.observeAction(sp.Display, result, ms)
 	}
+	if observe && result == metrics.ResultFailure {
+		// Counted here, in the same commit as the done flag: exactly once.
+		f := ls.cls.Result()
+		p.w.addFailure(b.Number, sp.Display, f, sp.LastMs)
+		p.c.logger.Info("action failed", "job", p.job.Name, "build", b.Number, "action", sp.Display,
+			"category", f.Category, "cause", f.Cause, "code", f.Code, "exit_code", f.ExitCode)
+	}
+	sp.Failure = parser.FailureState{}
 	sp.Done = true
 	delete(p.live, sp)
 	p.dirty = true

@@ -70,14 +70,20 @@ type Config struct {
 	// (parser.DefaultRuleConfigs) after SeverityRules; false replaces them.
 	KeepDefaultSeverityRules bool                `yaml:"keep_default_severity_rules"`
 	SeverityRules            []parser.RuleConfig `yaml:"severity_rules,omitempty"`
-	Collector                Collector           `yaml:"collector"`
+	// KeepDefaultFailureRules appends the built-in failure rules
+	// (parser.DefaultFailureRuleConfigs) after FailureRules; false replaces them.
+	KeepDefaultFailureRules bool                       `yaml:"keep_default_failure_rules"`
+	FailureRules            []parser.FailureRuleConfig `yaml:"failure_rules,omitempty"`
+	Collector               Collector                  `yaml:"collector"`
 	// Discovery, when present, follows every job ListJob returns that
 	// passes its filters (besides Jobs). `discovery: {}` follows all.
 	Discovery *Discovery `yaml:"discovery,omitempty"`
 	Jobs      []Job      `yaml:"jobs"`
 
-	// rules is SeverityRules (plus the defaults when kept), compiled.
-	rules *parser.Rules
+	// rules is SeverityRules (plus the defaults when kept), compiled;
+	// failureRules likewise.
+	rules        *parser.Rules
+	failureRules *parser.FailureRules
 }
 
 // CodeArts is how to reach the CodeArts Build API.
@@ -209,6 +215,20 @@ func (a *Auth) Method() string {
 // takes as the built-in rules.
 func (c *Config) Rules() *parser.Rules { return c.rules }
 
+// CompiledFailureRules returns the compiled effective failure rules.
+func (c *Config) CompiledFailureRules() *parser.FailureRules { return c.failureRules }
+
+// EffectiveFailureRules returns the failure rules in the order they are
+// tried: failure_rules, then the defaults unless keep_default_failure_rules
+// is false.
+func (c *Config) EffectiveFailureRules() []parser.FailureRuleConfig {
+	rules := append([]parser.FailureRuleConfig(nil), c.FailureRules...)
+	if c.KeepDefaultFailureRules {
+		rules = append(rules, parser.DefaultFailureRuleConfigs()...)
+	}
+	return rules
+}
+
 // EffectiveSeverityRules returns the rules in the order they are tried:
 // severity_rules, then the defaults unless keep_default_severity_rules is false.
 func (c *Config) EffectiveSeverityRules() []parser.RuleConfig {
@@ -251,6 +271,7 @@ func Default() *Config {
 		BackfillBuilds:           DefaultBackfillBuilds,
 		JobConcurrency:           DefaultJobConcurrency,
 		KeepDefaultSeverityRules: true,
+		KeepDefaultFailureRules:  true,
 	}
 }
 
@@ -375,6 +396,7 @@ func (v *validator) validate(c *Config) {
 	v.validateDiscovery(c)
 	v.validateJobs(c.Jobs, c.Discovery != nil)
 	c.rules = v.compileRules(c)
+	c.failureRules = v.compileFailureRules(c)
 }
 
 func (v *validator) validateCodeArts(ca *CodeArts) {
@@ -593,6 +615,25 @@ func (v *validator) compileRules(c *Config) *parser.Rules {
 		}
 	}
 	v.addAt(at, "severity_rules: %v", err)
+	return nil
+}
+
+// compileFailureRules is compileRules for failure_rules.
+func (v *validator) compileFailureRules(c *Config) *parser.FailureRules {
+	rules := c.EffectiveFailureRules()
+	compiled, err := parser.CompileFailureRules(rules)
+	if err == nil {
+		return compiled
+	}
+	at := "failure_rules"
+	for i := range c.FailureRules {
+		if _, e := parser.CompileFailureRules(rules[:i+1]); e != nil {
+			at = fmt.Sprintf("failure_rules[%d]", i)
+			err = e
+			break
+		}
+	}
+	v.addAt(at, "failure_rules: %v", err)
 	return nil
 }
 

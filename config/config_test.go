@@ -95,6 +95,37 @@ jobs: [{id: 0123456789abcdef0123456789abcdef}]
 	require.Equal(t, want, c.EffectiveSeverityRules(), "own rules first, then the defaults")
 }
 
+func TestFailureRulesKeepDefaults(t *testing.T) {
+	c, err := parse("rules.yml", []byte(`
+codearts:
+  endpoint: https://cloudbuild-ext.cn-north-4.myhuaweicloud.com
+  project_id: p1
+  auth: {token: T}
+failure_rules:
+  - {name: grid, match: "SessionNotCreatedException", category: environment, cause: "no browser session"}
+jobs: [{id: 0123456789abcdef0123456789abcdef}]
+`), noEnv)
+	require.NoError(t, err)
+	want := append([]parser.FailureRuleConfig{{Name: "grid", Match: "SessionNotCreatedException", Category: "environment", Cause: "no browser session"}},
+		parser.DefaultFailureRuleConfigs()...)
+	require.Equal(t, want, c.EffectiveFailureRules(), "own rules first, then the defaults")
+	require.Equal(t, len(want), c.CompiledFailureRules().Len())
+
+	c, err = parse("rules.yml", []byte(`
+codearts:
+  endpoint: https://cloudbuild-ext.cn-north-4.myhuaweicloud.com
+  project_id: p1
+  auth: {token: T}
+keep_default_failure_rules: false
+failure_rules:
+  - {name: grid, match: "SessionNotCreatedException", category: environment, cause: "no browser session", generic: true}
+jobs: [{id: 0123456789abcdef0123456789abcdef}]
+`), noEnv)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.CompiledFailureRules().Len(), "defaults dropped when keep_default_failure_rules is false")
+	require.True(t, c.EffectiveFailureRules()[0].Generic)
+}
+
 // TestLoadBad runs every testdata/*bad*.yml; the first line of each file is
 // "# want: " followed by a substring the error must contain, FILE:LINE included.
 func TestLoadBad(t *testing.T) {

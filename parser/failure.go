@@ -164,7 +164,8 @@ type FailureState struct {
 	ExitCode  string       `json:"exit_code,omitempty"`
 }
 
-func (st FailureState) clone() FailureState {
+// Clone returns a deep copy of st.
+func (st FailureState) Clone() FailureState {
 	st.Hits = slices.Clone(st.Hits)
 	st.Errors = slices.Clone(st.Errors)
 	return st
@@ -190,13 +191,13 @@ func NewFailureClassifier(rules *FailureRules) *FailureClassifier {
 }
 
 // State returns a deep copy of the classifier's state.
-func (c *FailureClassifier) State() FailureState { return c.st.clone() }
+func (c *FailureClassifier) State() FailureState { return c.st.Clone() }
 
 // Restore replaces the state with a copy of st. Hits of rules the
 // classifier's rules do not have (the rules changed) are dropped; any
 // value, even one State did not produce, is safe.
 func (c *FailureClassifier) Restore(st FailureState) {
-	st = st.clone()
+	st = st.Clone()
 	st.Hits = slices.DeleteFunc(st.Hits, func(h FailureHit) bool {
 		_, ok := c.rules.byName[h.Rule]
 		return !ok
