@@ -398,6 +398,25 @@ func TestDashboardsStructure(t *testing.T) {
 	}
 }
 
+// TestFailurePanels: the overview shows the failures counter by category
+// and by job (TestPrometheusEndToEnd proves every panel returns data).
+func TestFailurePanels(t *testing.T) {
+	want := map[string]string{"Failures by category": "sum by (category) (", "Failures by job": "sum by (job_name, category) ("}
+	for _, d := range loadDashboards(t) {
+		if d.UID != "codearts-build-overview" {
+			continue
+		}
+		for _, q := range d.queries() {
+			if prefix, ok := want[q.panel]; ok && strings.HasPrefix(q.expr, prefix) && strings.Contains(q.expr, metrics.FailuresTotal+"{") {
+				delete(want, q.panel)
+			}
+		}
+	}
+	for title, prefix := range want {
+		t.Errorf("overview dashboard: no panel %q querying %s%s...", title, prefix, metrics.FailuresTotal)
+	}
+}
+
 // TestJobDashboardLinksToConsole: the job drill-down links to the job in the
 // CodeArts console through a job_id variable taken from
 // codearts_build_job_info for the selected job_name.
