@@ -200,11 +200,10 @@ func (g *gen) stepLog(lb *logBuilder, p *plan, idx int, sp *stagePlan) {
 			lb.add(at, at, g.errorBody(spec.Tool))
 		}
 		lb.add(end-40, end-40, platform("ERROR", "", "script returned exit code 1, exitMessage is: command run failed"))
-		msg := "DEV.CB.0210043 执行失败: " + spec.DisplayName
-		if g.spec.English {
-			msg = "DEV.CB.0210043 step " + spec.DisplayName + " failed"
+		if spec.Tool == "git" {
+			// The platform's own error code for a failed code pull.
+			lb.add(end-10, end-10, platform("ERROR", tag, "DEV.CB.0210043 Failed to pull the code. Check the network between the build executor and the code repository."))
 		}
-		lb.add(end-10, end-10, platform("ERROR", tag, msg))
 		lb.add(end, end, platform("ERROR", tag, g.endMarker(true)))
 	case sp.aborting:
 		msg := "构建已被用户 ci-bot 中止"
@@ -441,6 +440,16 @@ func (g *gen) errorBody(tool string) string {
 			output(fmt.Sprintf("FAIL\tgithub.com/example/payment/%s\t0.%03ds", g.pick(goPkgs...), g.rng.IntN(1000))),
 			" panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6b1f2a]\n\ngoroutine 37 [running]:\ngithub.com/example/payment/internal/ledger.(*Book).Post(...)\n\t/workspace/internal/ledger/book.go:112 +0x2a\n",
 			output("./internal/ledger/book.go:112:9: undefined: postEntry"))
+	case "git":
+		// git's own messages for the usual checkout failures.
+		name := g.spec.Name
+		if name == "" {
+			name = "app"
+		}
+		repo := "https://codehub.example.com/demo/" + name + ".git/"
+		return output(g.pick("fatal: unable to access '"+repo+"': Failed to connect to codehub.example.com port 443: Connection timed out",
+			"fatal: unable to access '"+repo+"': Could not resolve host: codehub.example.com",
+			"fatal: Authentication failed for '"+repo+"'"))
 	case "docker":
 		return output(g.pick("ERROR: failed to solve: process \"/bin/sh -c go build -o /out/payment ./cmd/payment\" did not complete successfully: exit code: 1",
 			"error pushing image: denied: requested access to the resource is denied"))
