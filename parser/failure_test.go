@@ -199,8 +199,8 @@ func TestFailureEarlyNoiseIgnored(t *testing.T) {
 // The state stays bounded whatever the input.
 func TestFailureStateBounded(t *testing.T) {
 	c := NewFailureClassifier(nil)
-	long := strings.Repeat("x", 10000)
-	for i := range 300 {
+	long := strings.Repeat("x", 1000)
+	for i := range 60 {
 		for _, rc := range defaultFailureRuleConfigs[:40] {
 			if rc.Match != "" {
 				c.Record(outRec(LevelError, fmt.Sprint(i, " ", rc.Match, long)))
@@ -330,6 +330,46 @@ func BenchmarkFailureClassifier(b *testing.B) {
 			s.Write(data)
 			s.Flush()
 			_ = c.Result()
+		}
+	})
+}
+
+// FuzzFailureClassifier: any log, cut anywhere with the state moved through
+// JSON, classifies as the whole log does, and the state stays bounded.
+func FuzzFailureClassifier(f *testing.F) {
+	for _, c := range []string{"network-checkout-codearts.log", "oom-node-heap.log", "test-maven-surefire-network-noise.log"} {
+		data, err := os.ReadFile(filepath.Join("testdata/failures", c))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, uint16(100))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
+		want := classifyWhole(data)
+		at := min(int(cut), len(data))
+		cls := NewFailureClassifier(nil)
+		s := NewStream(nil, cls.Record)
+		s.Write(data[:at])
+		b, err := json.Marshal(cls.State())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st FailureState
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		cls2 := NewFailureClassifier(nil)
+		cls2.Restore(st)
+		s2 := NewStream(nil, cls2.Record)
+		s2.Restore(s.State())
+		s2.Write(data[at:])
+		s2.Flush()
+		got := cls2.Result()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("cut at %d: %+v, whole: %+v", at, got, want)
+		}
+		if len(got.Evidence) > MaxEvidence || len(cls2.State().Hits) > maxHits {
+			t.Fatalf("unbounded: %d evidence, %d hits", len(got.Evidence), len(cls2.State().Hits))
 		}
 	})
 }
