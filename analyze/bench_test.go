@@ -93,7 +93,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.SetBytes(st.Size())
 			for b.Loop() {
 				t0 := time.Now()
-				if _, err := analyzeFile(path, nil, rules); err != nil {
+				if _, err := analyzeFile(path, nil, rules, parser.DefaultFailureRules()); err != nil {
 					b.Fatal(err)
 				}
 				tAnalyze += time.Since(t0)
