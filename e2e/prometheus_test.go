@@ -493,13 +493,22 @@ func waitCaughtUp(t *testing.T, exporter *process, addr string, plan spikePlan, 
 		return float64(n)
 	}
 	newest := jobTruth(started.Add(-time.Second)).LastBuildNo
-	m, err := exporterMetrics(addr)
-	if err != nil {
-		return err
-	}
-	seen, ok := m[fmt.Sprintf(`codearts_build_last_build_number{job_name=%q}`, plan.job)]
-	if !ok {
-		return fmt.Errorf("the ready exporter shows no codearts_build_last_build_number for %s (its first poll of the job failed?)", plan.job)
+	// Ready means the first poll round ended; with ListJob change detection
+	// and catch-up scheduling a job may be polled a moment later, so wait a
+	// few seconds for its first poll.
+	var seen float64
+	for ok, polled := false, time.Now().Add(10*time.Second); !ok; {
+		m, err := exporterMetrics(addr)
+		if err != nil {
+			return err
+		}
+		seen, ok = m[fmt.Sprintf(`codearts_build_last_build_number{job_name=%q}`, plan.job)]
+		if !ok && time.Now().After(polled) {
+			return fmt.Errorf("the ready exporter shows no codearts_build_last_build_number for %s after 10s (its first poll of the job failed?)", plan.job)
+		}
+		if !ok {
+			time.Sleep(250 * time.Millisecond)
+		}
 	}
 	if seen != float64(newest) {
 		return fmt.Errorf("build %v of %s started while the exporter started (newest before: %d): which builds it backfilled is not known exactly", seen, plan.job, newest)
