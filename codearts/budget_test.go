@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -188,4 +189,49 @@ func waitQueued(t *testing.T, g *priorityGate, p Priority, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("no waiter of priority %v queued", p)
+}
+
+// TestRunningCallsOvertakeBackfill: with a rate limit, a call for a running
+// build that arrives behind a queue of backfill calls is sent next, not
+// after them.
+func TestRunningCallsOvertakeBackfill(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		mu.Lock()
+		order = append(order, r.URL.Query().Get("build_no"))
+		mu.Unlock()
+		writeJSON(w, 200, `{"status":"success","result":{"has_more":false,"end_offset":"0","start_offset":"0","log":""}}`)
+	})
+	c, reg := newTestClient(t, srv.URL, func(o *Options) { o.RequestsPerSecond, o.Burst = 20, 1 })
+	call := func(p Priority, build int64) {
+		_, err := c.ShowActionInfo(WithPriority(bg, p), LogQuery{JobID: tJob, BuildNo: build, StepID: 1})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for b := int64(1); b <= 8; b++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); call(PriorityBackfill, b) }()
+	}
+	waitQueued(t, &c.gate, PriorityBackfill, 6)
+	wg.Add(1)
+	go func() { defer wg.Done(); call(PriorityRunning, 99) }()
+	waitQueued(t, &c.gate, PriorityRunning, 1)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	pos := slices.Index(order, "99")
+	// Before it: the backfill calls already past the gate (at most two:
+	// one sent, one holding the turn) — never the queued ones.
+	if pos < 0 || pos > 2 {
+		t.Errorf("the running build's call was sent at position %d of %v", pos, order)
+	}
+	if v := metricValue(t, reg, MetricByPriority, map[string]string{"priority": "running"}); v != 1 {
+		t.Errorf("running calls counted %v, want 1", v)
+	}
+	if v := metricValue(t, reg, MetricByPriority, map[string]string{"priority": "backfill"}); v != 8 {
+		t.Errorf("backfill calls counted %v, want 8", v)
+	}
 }
