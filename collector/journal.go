@@ -2,11 +2,14 @@ package collector
 
 import (
 	"bytes"
+	"compress/flate"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -28,6 +31,9 @@ import (
 // and every further line is one job's whole ledger entry as committed:
 //
 //	{"job":"<job_name>","entry":{...jobLedger...}}
+//
+// A commit appends it compressed, as "z" and the base64 of its DEFLATE;
+// a compaction writes plain JSON.
 //
 // A later line for a job replaces the earlier ones. A commit appends one line
 // and fsyncs the file, so it writes what the job's entry weighs, not what
@@ -74,11 +80,14 @@ func appendJournalLine(buf []byte, v any) ([]byte, error) {
 		return buf[:start], err
 	}
 	buf = w.Bytes()
-	sum := crc32.Checksum(buf[start+9:len(buf)-1], crc32c)
-	var h [4]byte
-	h[0], h[1], h[2], h[3] = byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum)
-	hex.Encode(buf[start:start+8], h[:])
+	putChecksum(buf[start:], crc32.Checksum(buf[start+9:len(buf)-1], crc32c))
 	return buf, nil
+}
+
+// putChecksum writes sum as 8 hex digits at the start of line.
+func putChecksum(line []byte, sum uint32) {
+	h := [4]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}
+	hex.Encode(line[:8], h[:])
 }
 
 // encodeJournal serialises the whole ledger as a compacted journal. It also
@@ -166,6 +175,11 @@ func decodeJournal(data []byte) (*ledger, []string, journalStats, error) {
 			}
 			continue
 		}
+		if js[0] == 'z' {
+			if js, err = inflate(js[1:]); err != nil {
+				return nil, nil, st, fmt.Errorf("%s: %v", where, err)
+			}
+		}
 		var rec journalRecord
 		if err := json.Unmarshal(js, &rec); err != nil {
 			return nil, nil, st, fmt.Errorf("%s: %v", where, err)
@@ -199,6 +213,9 @@ type stateStore struct {
 	// or an append failed.
 	rewrite bool
 	buf     []byte
+	// js, z and zw are the encoder's reused buffers and compressor.
+	js, z bytes.Buffer
+	zw    *flate.Writer
 }
 
 // newStateStore returns the store for a file decoded into st.
@@ -216,11 +233,62 @@ func newStateStore(path string, st journalStats) *stateStore {
 // encode prepares the record of job name in s.buf.
 func (s *stateStore) encode(name string, jl *jobLedger) error {
 	var err error
-	s.buf, err = appendJournalLine(s.buf[:0], journalRecord{Job: name, Entry: jl})
+	s.buf, err = s.appendCompressed(s.buf[:0], journalRecord{Job: name, Entry: jl})
 	if err != nil {
 		return fmt.Errorf("encode state of job %q: %w", name, err)
 	}
 	return nil
+}
+
+// appendCompressed appends the line of a record in its compressed form:
+// "<checksum> z<base64 of the DEFLATE of the JSON>". Appended lines are
+// most of what the state file writes, and an entry's JSON (field names,
+// bucket lists, base64 of carried records) shrinks four to six times.
+func (s *stateStore) appendCompressed(buf []byte, v any) ([]byte, error) {
+	s.js.Reset()
+	enc := json.NewEncoder(&s.js)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return buf, err
+	}
+	s.z.Reset()
+	if s.zw == nil {
+		s.zw, _ = flate.NewWriter(&s.z, flate.BestSpeed) // the level is valid
+	} else {
+		s.zw.Reset(&s.z)
+	}
+	if _, err := s.zw.Write(bytes.TrimSuffix(s.js.Bytes(), []byte("\n"))); err != nil {
+		return buf, err
+	}
+	if err := s.zw.Close(); err != nil {
+		return buf, err
+	}
+	start := len(buf)
+	buf = append(buf, "00000000 z"...)
+	buf = base64.StdEncoding.AppendEncode(buf, s.z.Bytes())
+	putChecksum(buf[start:], crc32.Checksum(buf[start+9:], crc32c))
+	return append(buf, '\n'), nil
+}
+
+// maxRecordJSON bounds what one compressed line may expand to, so that a
+// damaged or hostile file cannot make loading take unbounded memory.
+const maxRecordJSON = 256 << 20
+
+// inflate returns the JSON of a compressed line's payload (after the 'z').
+func inflate(payload []byte) ([]byte, error) {
+	z := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
+	n, err := base64.StdEncoding.Decode(z, payload)
+	if err != nil {
+		return nil, fmt.Errorf("compressed record: %v", err)
+	}
+	js, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z[:n])), maxRecordJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("compressed record: %v", err)
+	}
+	if len(js) > maxRecordJSON {
+		return nil, fmt.Errorf("compressed record expands beyond %d bytes", maxRecordJSON)
+	}
+	return js, nil
 }
 
 // write makes the record prepared by encode durable: appended and fsynced,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,7 +141,9 @@ func TestJournalCommitsAndCompaction(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state")
 	c := newStoreCollector(t, p)
 	base := sampleLedger().Jobs["backend-ci"]
-	base.Builds[0].Stages[0].Stream.Pending = bytes.Repeat([]byte("x"), 64<<10) // 64 KiB carried: ~88 KiB lines
+	pending := make([]byte, 64<<10) // 64 KiB carried that does not compress: ~88 KiB lines
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(pending)
+	base.Builds[0].Stages[0].Stream.Pending = pending
 	var compactions, lastSize int64
 	for i := range 200 {
 		name := fmt.Sprintf("job-%d", i%3)
@@ -280,4 +284,46 @@ func TestCorruptJournalIsAClearErrorForNew(t *testing.T) {
 	if !errors.As(err, &sfe) || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Fatalf("got %v, want a checksum *StateFileError", err)
 	}
+}
+
+// Appended lines are compressed; they load as what was committed, and a
+// compressed line that checks out but does not inflate is refused.
+func TestJournalCompressedLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state")
+	c := newStoreCollector(t, p)
+	jl := sampleLedger().Jobs["backend-ci"]
+	for i := range 3 {
+		jl = jl.clone()
+		jl.Bytes += uint64(i)
+		if err := c.commit("backend-ci", jl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if len(lines) != 4 || lines[1][9] != '{' || lines[2][9] != 'z' || lines[3][9] != 'z' {
+		t.Fatalf("want a header, a plain line (the first write) and two compressed lines:\n%s", data)
+	}
+	plain, _ := appendJournalLine(nil, journalRecord{Job: "backend-ci", Entry: jl})
+	if len(lines[3]) >= len(plain) {
+		t.Errorf("compressed line %d bytes, plain %d", len(lines[3]), len(plain))
+	}
+	got, _, _, err := loadState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c.published.Load()) {
+		t.Fatal("the compressed lines do not load as the published ledger")
+	}
+	// Damage the compressed bytes and give the line a matching checksum.
+	bad := bytes.Clone(lines[3][9:])
+	bad[len(bad)/2] ^= 0x01
+	damaged := append(bytes.Clone(lines[0]), '\n')
+	line := append([]byte("00000000 "), bad...)
+	putChecksum(line, crc32.Checksum(bad, crc32c))
+	damaged = append(append(damaged, line...), '\n')
+	loadDamaged(t, p, damaged, "line 2")
 }
