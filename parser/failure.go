@@ -225,8 +225,13 @@ func (c *FailureClassifier) RecordAt(r *Record, line int64) {
 	st := &c.st
 	st.Seq++
 	msg := r.Message
-	if r.Source == SourceOutput && isXtrace(msg) {
+	switch {
+	case r.Source == SourceOutput && isXtrace(msg):
 		return // "+ echo 'No space left'" is the command, not its outcome
+	case r.Source == SourcePlatform && r.Level > LevelWarning:
+		// CodeArts' own info and debug lines are progress and echo the
+		// step's script ("command:...", "input json :{...}"): not evidence.
+		return
 	}
 	rule := c.rules.m.match(msg, &c.cls)
 	isErr := r.Level == LevelError

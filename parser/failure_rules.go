@@ -10,7 +10,7 @@ package parser
 // severity rules keeps them cheap.
 var defaultFailureRuleConfigs = []FailureRuleConfig{
 	// Out of memory.
-	{Name: "kernel-oom-kill", Regex: `(?i)out of memory: kill`, Category: CategoryOOM, Cause: "the kernel killed a process: out of memory"},
+	{Name: "kernel-oom-kill", Regex: `Out of memory: Kill(?:ed)? process`, Category: CategoryOOM, Cause: "the kernel killed a process: out of memory"},
 	{Name: "container-oomkilled", Match: "OOMKilled", Category: CategoryOOM, Cause: "the container was killed for exceeding its memory limit"},
 	{Name: "node-heap-oom", Match: "JavaScript heap out of memory", Category: CategoryOOM, Cause: "JavaScript heap out of memory"},
 	{Name: "java-oom", Match: "java.lang.OutOfMemoryError", Category: CategoryOOM, Cause: "the JVM ran out of memory (OutOfMemoryError)"},
@@ -21,15 +21,15 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "cannot-allocate-memory", Match: "Cannot allocate memory", Category: CategoryOOM, Cause: "the system could not allocate memory"},
 
 	// Disk.
-	{Name: "no-space-left", Regex: `(?i)no space left on device`, Category: CategoryDisk, Cause: "no space left on device"},
+	{Name: "no-space-left", Regex: `[Nn]o space left on device`, Category: CategoryDisk, Cause: "no space left on device"},
 	{Name: "enospc", Match: "ENOSPC", Category: CategoryDisk, Cause: "no space left on device (ENOSPC)"},
-	{Name: "disk-quota", Regex: `(?i)disk quota exceeded`, Category: CategoryDisk, Cause: "disk quota exceeded"},
+	{Name: "disk-quota", Regex: `[Dd]isk quota exceeded`, Category: CategoryDisk, Cause: "disk quota exceeded"},
 
 	// Time limits.
 	{Name: "jenkins-build-timeout", Match: "Build timed out (after ", Category: CategoryTimeout, Cause: "the build exceeded its time limit"},
 	{Name: "jenkins-timeout-step", Match: "Timeout has been exceeded", Category: CategoryTimeout, Cause: "the step exceeded its time limit"},
 	{Name: "jenkins-cancel-timeout", Match: "Cancelling nested steps due to timeout", Category: CategoryTimeout, Cause: "the step exceeded its time limit"},
-	{Name: "codearts-timeout", Regex: `DEV\.CB\.\d+.*(?i:timed? ?out|超时)`, Category: CategoryTimeout, Cause: "CodeArts stopped the step: time limit exceeded"},
+	{Name: "codearts-timeout", Regex: `DEV\.CB\.\d+.*(?:[Tt]imed? ?out|超时)`, Category: CategoryTimeout, Cause: "CodeArts stopped the step: time limit exceeded"},
 	{Name: "step-timeout-zh", Regex: `(?:执行|构建|任务)超时`, Category: CategoryTimeout, Cause: "CodeArts stopped the step: time limit exceeded"},
 	{Name: "go-test-timeout", Match: "panic: test timed out after", Category: CategoryTimeout, Cause: "go test hit its -timeout"},
 	{Name: "surefire-fork-timeout", Match: "There was a timeout in the fork", Category: CategoryTimeout, Cause: "Surefire's forked test JVM timed out"},
@@ -37,10 +37,10 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "pytest-timeout", Regex: `(?m)^[ E]*Failed: Timeout >`, Category: CategoryTimeout, Cause: "a test hit the pytest-timeout limit"},
 
 	// The build environment: agents, resource pools, test environments.
-	{Name: "env-allocation-rejected", Regex: `(?i)environment allocation (?:rejected|failed)`, Category: CategoryEnvironment, Cause: "the test environment could not be allocated"},
-	{Name: "failed-to-allocate", Regex: `(?i)failed to allocate (?:environment|resource|executor|agent|node)`, Category: CategoryEnvironment, Cause: "an environment or executor could not be allocated"},
-	{Name: "no-available-executor", Regex: `(?i)no (?:available|idle) (?:executor|agent|build node)`, Category: CategoryEnvironment, Cause: "no build executor was available"},
-	{Name: "resource-pool-exhausted", Regex: `(?i)resource pool.{0,60}(?:insufficient|exhausted|not enough|unavailable|busy)`, Category: CategoryEnvironment, Cause: "the resource pool had no capacity"},
+	{Name: "env-allocation-rejected", Regex: `[Ee]nvironment allocation (?:rejected|failed)`, Category: CategoryEnvironment, Cause: "the test environment could not be allocated"},
+	{Name: "failed-to-allocate", Regex: `[Ff]ailed to allocate (?:environment|resource|executor|agent|node)`, Category: CategoryEnvironment, Cause: "an environment or executor could not be allocated"},
+	{Name: "no-available-executor", Regex: `[Nn]o available (?:executor|agent|build node)`, Category: CategoryEnvironment, Cause: "no build executor was available"},
+	{Name: "resource-pool-exhausted", Regex: `[Rr]esource pool.{0,60}(?:insufficient|exhausted|not enough|unavailable|busy)`, Category: CategoryEnvironment, Cause: "the resource pool had no capacity"},
 	{Name: "resource-pool-zh", Regex: `资源(?:池)?(?:不足|已满|繁忙)`, Category: CategoryEnvironment, Cause: "the resource pool had no capacity"},
 	{Name: "jenkins-no-label-nodes", Match: "There are no nodes with the label", Category: CategoryEnvironment, Cause: "no build agent has the required label"},
 	{Name: "jenkins-agent-disconnected", Regex: `Backing channel '[^']*' is disconnected`, Category: CategoryEnvironment, Cause: "the build agent disconnected"},
@@ -52,7 +52,7 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "docker-daemon-down", Match: "Cannot connect to the Docker daemon", Category: CategoryDocker, Cause: "the Docker daemon is not reachable"},
 	{Name: "docker-pull-access-denied", Match: "pull access denied for ", Category: CategoryDocker, Cause: "the image does not exist or needs docker login"},
 	{Name: "docker-manifest-unknown", Match: "manifest unknown", Category: CategoryDocker, Cause: "the image tag does not exist in the registry"},
-	{Name: "dockerfile-parse-error", Regex: `(?i)dockerfile parse error`, Category: CategoryDocker, Cause: "the Dockerfile does not parse"},
+	{Name: "dockerfile-parse-error", Regex: `[Dd]ockerfile parse error`, Category: CategoryDocker, Cause: "the Dockerfile does not parse"},
 	{Name: "buildkit-not-found", Regex: `failed to solve: .*: not found`, Category: CategoryDocker, Cause: "a file or image the Dockerfile needs was not found"},
 	{Name: "buildkit-checksum", Match: "failed to compute cache key", Category: CategoryDocker, Cause: "a file the Dockerfile copies was not found"},
 
@@ -61,7 +61,7 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "registry-unauthorized", Match: "unauthorized: authentication required", Category: CategoryPermission, Cause: "the registry requires authentication"},
 	{Name: "git-auth-failed", Match: "Authentication failed for ", Category: CategoryPermission, Cause: "git authentication failed"},
 	{Name: "ssh-publickey", Match: "Permission denied (publickey", Category: CategoryPermission, Cause: "SSH authentication failed (publickey)"},
-	{Name: "maven-unauthorized", Regex: `(?:status code|Return code is): 40[13]`, Category: CategoryPermission, Cause: "the repository refused the credentials (HTTP 401/403)"},
+	{Name: "maven-unauthorized", Regex: `Return code is: 40[13]`, Category: CategoryPermission, Cause: "the repository refused the credentials (HTTP 401/403)"},
 	{Name: "http-403", Match: "403 Forbidden", Category: CategoryPermission, Cause: "access forbidden (HTTP 403)"},
 	{Name: "eacces", Match: "EACCES", Category: CategoryPermission, Cause: "permission denied (EACCES)"},
 	{Name: "permission-denied", Match: "Permission denied", Category: CategoryPermission, Cause: "permission denied"},
@@ -95,7 +95,7 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "unknown-host", Match: "UnknownHostException", Category: CategoryNetwork, Cause: "a host name did not resolve"},
 	{Name: "eai-again", Match: "EAI_AGAIN", Category: CategoryNetwork, Cause: "a host name did not resolve (EAI_AGAIN)"},
 	{Name: "curl-failed-to-connect", Regex: `Failed to connect to \S+ port \d+`, Category: CategoryNetwork, Cause: "a connection could not be established"},
-	{Name: "connection-timed-out", Regex: `(?i)connection timed out`, Category: CategoryNetwork, Cause: "a connection timed out"},
+	{Name: "connection-timed-out", Regex: `[Cc]onnection timed out`, Category: CategoryNetwork, Cause: "a connection timed out"},
 	{Name: "connect-timed-out-java", Match: "SocketTimeoutException", Category: CategoryNetwork, Cause: "a connection timed out"},
 	{Name: "etimedout", Match: "ETIMEDOUT", Category: CategoryNetwork, Cause: "a connection timed out (ETIMEDOUT)"},
 	{Name: "io-timeout", Match: "i/o timeout", Category: CategoryNetwork, Cause: "a connection timed out"},
@@ -115,9 +115,10 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "gradle-compilation-failed", Match: "Compilation failed; see the compiler error output for details", Category: CategoryCompile, Cause: "Java compilation failed"},
 	{Name: "gradle-compile-task", Regex: `Execution failed for task '[^']*:compile`, Category: CategoryCompile, Cause: "a Gradle compile task failed"},
 	{Name: "javac-error", Regex: `\.java:\d+: error: `, Category: CategoryCompile, Cause: "Java compilation failed"},
-	{Name: "kotlin-error", Regex: `(?m)^e: \S+\.kts?:`, Category: CategoryCompile, Cause: "Kotlin compilation failed"},
+	{Name: "kotlin-compilation-error", Match: "Compilation error. See log for more details", Category: CategoryCompile, Cause: "Kotlin compilation failed"},
 	{Name: "tsc-error", Regex: `error TS\d+: `, Category: CategoryCompile, Cause: "TypeScript compilation failed"},
-	{Name: "c-compile-error", Regex: `\.(?:c|cc|cpp|cxx|h|hpp):\d+:\d+: (?:fatal )?error: `, Category: CategoryCompile, Cause: "C/C++ compilation failed"},
+	{Name: "c-compile-error", Regex: `\.(?:c|cc|cpp|cxx|h|hpp):\d+:\d+: error: `, Category: CategoryCompile, Cause: "C/C++ compilation failed"},
+	{Name: "c-compile-fatal", Regex: `\.(?:c|cc|cpp|cxx|h|hpp):\d+:\d+: fatal error: `, Category: CategoryCompile, Cause: "C/C++ compilation failed"},
 	{Name: "linker-error", Match: "collect2: error: ld returned", Category: CategoryCompile, Cause: "linking failed"},
 	{Name: "go-compile-error", Regex: `\.go:\d+:\d+: `, Category: CategoryCompile, Cause: "Go compilation failed"},
 	{Name: "webpack-module-not-found", Match: "Module not found: Error: Can't resolve", Category: CategoryCompile, Cause: "the bundler could not resolve a module"},
@@ -144,7 +145,8 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "no-such-file-script", Regex: `^(?:/bin/)?(?:ba)?sh: (?:line \d+: )?\S+: No such file or directory`, Category: CategoryScript, Cause: "a script or command does not exist"},
 
 	// Generic: only when nothing more specific is near the failure.
-	{Name: "exit-137", Regex: `exit (?:code|status):? 137\b`, Category: CategoryScript, Cause: "a process was killed (SIGKILL, exit code 137)", Generic: true},
+	{Name: "exit-137", Regex: `[Ee]xit code:? 137\b`, Category: CategoryScript, Cause: "a process was killed (SIGKILL, exit code 137)", Generic: true},
+	{Name: "exit-status-137", Regex: `[Ee]xit status 137\b`, Category: CategoryScript, Cause: "a process was killed (SIGKILL, exit status 137)", Generic: true},
 	{Name: "docker-run-step-failed", Match: "did not complete successfully: exit code", Category: CategoryDocker, Cause: "a Dockerfile RUN step failed", Generic: true},
 	{Name: "docker-daemon-error", Match: "Error response from daemon: ", Category: CategoryDocker, Cause: "the Docker daemon reported an error", Generic: true},
 	{Name: "npm-lifecycle", Regex: `^npm (?:ERR!|error) code ELIFECYCLE`, Category: CategoryScript, Cause: "an npm script failed", Generic: true},
@@ -155,6 +157,7 @@ var defaultFailureRuleConfigs = []FailureRuleConfig{
 	{Name: "gradle-build-failed", Match: "FAILURE: Build failed with an exception", Category: CategoryScript, Cause: "the Gradle build failed", Generic: true},
 	{Name: "python-called-process-error", Match: "CalledProcessError", Category: CategoryScript, Cause: "a subprocess exited non-zero", Generic: true},
 	{Name: "script-exit-code", Regex: `script returned exit code [1-9]`, Category: CategoryScript, Cause: "the step's script exited non-zero", Generic: true},
-	{Name: "exit-code", Regex: `(?i)\bexit (?:code|status):? [1-9]`, Category: CategoryScript, Cause: "a command exited non-zero", Generic: true},
+	{Name: "exit-code", Regex: `\b[Ee]xit code:? [1-9]`, Category: CategoryScript, Cause: "a command exited non-zero", Generic: true},
+	{Name: "exit-status", Regex: `\b[Ee]xit status:? [1-9]`, Category: CategoryScript, Cause: "a command exited non-zero", Generic: true},
 	{Name: "codearts-error-code", Regex: `DEV\.CB\.\d+`, Category: CategoryUnknown, Cause: "CodeArts reported an error code", Generic: true},
 }

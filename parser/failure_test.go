@@ -373,3 +373,14 @@ func FuzzFailureClassifier(f *testing.F) {
 		}
 	})
 }
+
+// Every default rule's literal is case-sensitive: a case-folded literal
+// cannot be anchored on a letter, which forced the common ' ' and 'e'
+// anchors and made analyze half as fast again.
+func TestDefaultFailureRulesCaseSensitiveLiterals(t *testing.T) {
+	for i, cr := range DefaultFailureRules().m.rules {
+		if cr.fold {
+			t.Errorf("failure rule %q has a case-folded literal %q; spell the cases out ([Ee]rror)", defaultFailureRuleConfigs[i].Name, cr.lit)
+		}
+	}
+}
