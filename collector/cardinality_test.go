@@ -47,6 +47,7 @@ func TestIdleJobSeries(t *testing.T) {
 	if len(perJob) != 3 {
 		t.Fatalf("series for %d jobs, want 3: %v", len(perJob), perJob)
 	}
+	t.Logf("series per idle job: %v", perJob)
 	for j, n := range perJob {
 		if n > 25 {
 			t.Errorf("idle job %s has %d series, want at most 25", j, n)
