@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
@@ -282,12 +283,72 @@ func Load(path string) (*Config, error) {
 	return load(path, os.LookupEnv)
 }
 
+// MaxFileBytes bounds the size of a configuration file: ten thousand jobs
+// take about 1 MiB.
+const MaxFileBytes = 16 << 20
+
+// MaxSecretFileBytes bounds what is read from a *_file secret.
+const MaxSecretFileBytes = 64 << 10
+
 func load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path, MaxFileBytes)
 	if err != nil {
-		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathError(err))}}
+		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", err)}}
 	}
 	return parse(path, data, lookupEnv)
+}
+
+// readBounded reads a regular file of at most limit bytes. Anything else
+// (a FIFO, a device such as /dev/zero, a directory, a bigger file) is an
+// error rather than a hang or unbounded memory.
+func readBounded(name string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		// Checked before opening: opening a FIFO blocks until a writer comes.
+		return nil, errNotRegular
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %s", byteSize(limit))
+	}
+	return b, nil
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+var errNotRegular = errors.New("not a regular file")
+
+// firstAlias returns the first alias node of the tree, without following
+// any alias.
+func firstAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := firstAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 func unwrapPathError(err error) error {
@@ -308,6 +369,13 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null" {
 		errs.add(0, "the file is empty: it needs at least codearts and jobs")
+		return nil, errs.list
+	}
+	if a := firstAlias(&root); a != nil {
+		// yaml.v3 expands aliases on decoding, and an alias may contain
+		// itself or expand exponentially (a "billion laughs"): refuse them
+		// before anything walks or decodes the tree.
+		errs.add(a.Line, "YAML aliases (*%s) are not allowed in the configuration; write the value out", a.Value)
 		return nil, errs.list
 	}
 	doc := root.Content[0]
@@ -671,15 +739,16 @@ func isToken(s string) bool {
 	return s != ""
 }
 
-// readSecretFile reads a secret from a file (relative paths are relative to
-// the config file's directory); trailing line breaks and spaces are dropped.
+// readSecretFile reads a secret from a regular file of at most
+// MaxSecretFileBytes (relative paths are relative to the config file's
+// directory); trailing line breaks and spaces are dropped.
 func readSecretFile(dir, name string) (string, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(dir, name)
 	}
-	b, err := os.ReadFile(name)
+	b, err := readBounded(name, MaxSecretFileBytes)
 	if err != nil {
-		return "", fmt.Errorf("cannot read %s: %v", name, unwrapPathError(err))
+		return "", fmt.Errorf("cannot read %s: %v", name, err)
 	}
 	s := strings.TrimRight(string(b), " \t\r\n")
 	if s == "" {

@@ -2,12 +2,15 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -389,4 +392,52 @@ jobs: [{id: 0123456789abcdef0123456789abcdef, name: pinned}]
 	require.False(t, d.IncludeRE().MatchString("mobile"))
 	require.True(t, d.ExcludeRE().MatchString("web-sandbox"))
 	require.Len(t, c.Jobs, 1)
+}
+
+// TestAliasesRejectedCheaply: an alias that contains itself, or a
+// billion-laughs file, is refused with FILE:LINE before anything expands
+// it, in little time and memory (it used to take gigabytes).
+func TestAliasesRejectedCheaply(t *testing.T) {
+	for _, f := range []string{"bad-alias-cycle.yml", "bad-alias-billion-laughs.yml"} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		_, err := load(filepath.Join("testdata", f), noEnv)
+		took := time.Since(start)
+		runtime.ReadMemStats(&after)
+		require.Error(t, err, f)
+		require.Contains(t, err.Error(), "YAML aliases", f)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "%s: bytes allocated to reject it", f)
+		require.Less(t, took, 5*time.Second, f)
+	}
+}
+
+// TestSecretFileLimits: a *_file secret is read from a regular file only,
+// and at most 64 KiB of it.
+func TestSecretFileLimits(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte("k"), 64<<10+1), 0o600))
+	exact := filepath.Join(dir, "exact")
+	require.NoError(t, os.WriteFile(exact, bytes.Repeat([]byte("k"), 64<<10), 0o600))
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for _, c := range []struct{ file, want string }{
+		{big, "larger than 64 KiB"},
+		{fifo, "not a regular file"},
+		{"/dev/zero", "not a regular file"},
+		{dir, "not a regular file"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := readSecretFile(dir, c.file); done <- err }()
+		select {
+		case err := <-done:
+			require.ErrorContains(t, err, c.want, c.file)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("reading %s as a secret file hangs", c.file)
+		}
+	}
+	s, err := readSecretFile(dir, exact)
+	require.NoError(t, err)
+	require.Len(t, s, 64<<10)
 }
