@@ -682,7 +682,10 @@ func (v *validator) compileRules(c *Config) *parser.Rules {
 			break
 		}
 	}
-	v.addAt(at, "severity_rules: %v", err)
+	// One problem per line: the rule compiler may report several.
+	for _, line := range strings.Split(err.Error(), "\n") {
+		v.addAt(at, "severity_rules: %s", line)
+	}
 	return nil
 }
 
