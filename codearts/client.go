@@ -44,9 +44,18 @@ const (
 
 	tokenRefreshMargin = time.Hour      // renew IAM tokens with less than this left
 	tokenDefaultTTL    = 24 * time.Hour // when IAM does not say expires_at
-	maxResponseBytes   = 64 << 20       // a log page is far smaller
 	userAgent          = "codearts_build_exporter"
 )
+
+// DefaultMaxResponseBytes bounds the body of one answer (Options.MaxResponseBytes):
+// a log page is far smaller.
+const DefaultMaxResponseBytes = 64 << 20
+
+// ErrResponseTooLarge is wrapped by the APIError of an answer whose body is
+// larger than Options.MaxResponseBytes. It is not retried: the same request
+// would get the same answer (a log page can be asked again with a bounded
+// end_offset instead).
+var ErrResponseTooLarge = errors.New("response body larger than the limit")
 
 // Operation names: the api label of the self-metrics and APIError.Op.
 const (
@@ -91,6 +100,7 @@ type Options struct {
 	BackoffMax        time.Duration // cap of one retry wait; a longer Retry-After is not waited for
 	AuthFailurePause  time.Duration // calls refused after an auth failure; < 0 = never
 	HTTPClient        *http.Client  // nil = a client with default transport; redirects are never followed
+	MaxResponseBytes  int64         // body size limit of one answer; 0 = DefaultMaxResponseBytes
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
 	Now               func() time.Time // nil = time.Now; signing dates, token expiry and the auth pause (Retry-After waits use the wall clock)
@@ -105,6 +115,7 @@ type Client struct {
 	secrets     []string
 
 	hc          *http.Client
+	maxBody     int64
 	limiter     *rate.Limiter
 	gate        priorityGate
 	tun         atomic.Pointer[tunables] // replaced by Reconfigure
@@ -145,6 +156,7 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base:        base,
 		hc:          o.HTTPClient,
+		maxBody:     o.MaxResponseBytes,
 		backoffBase: o.BackoffBase,
 		backoffMax:  o.BackoffMax,
 		authPause:   o.AuthFailurePause,
@@ -163,6 +175,9 @@ func New(o Options) (*Client, error) {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
 	tun, err := newTunables(o)
 	if err != nil {
 		return nil, err
@@ -406,11 +421,16 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	var rb []byte
 	var buf *bytes.Buffer
 	if err == nil {
-		rb, buf, err = readBody(hr.Body, hr.ContentLength, maxResponseBytes+1)
-		hr.Body.Close()
-		if err == nil && len(rb) > maxResponseBytes {
-			err = fmt.Errorf("response larger than %d bytes", maxResponseBytes)
+		if hr.ContentLength > c.maxBody {
+			err = fmt.Errorf("%w (%d bytes announced, limit %d)", ErrResponseTooLarge, hr.ContentLength, c.maxBody)
+		} else {
+			rb, buf, err = readBody(hr.Body, hr.ContentLength, c.maxBody+1)
+			if err == nil && int64(len(rb)) > c.maxBody {
+				err = fmt.Errorf("%w (limit %d bytes)", ErrResponseTooLarge, c.maxBody)
+				rb, buf = nil, nil // not pooled: it may be as big as the limit
+			}
 		}
+		hr.Body.Close()
 	}
 	elapsed := time.Since(start)
 	c.m.duration.WithLabelValues(cl.op).Observe(elapsed.Seconds())
@@ -421,6 +441,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		}
 		e := cl.errorf("%s", c.redact(err.Error()))
 		e.Err = err
+		if errors.Is(err, ErrResponseTooLarge) {
+			e.HTTPStatus = hr.StatusCode
+		}
 		c.log.Debug("CodeArts API call", "api", cl.op, "code", "error", "duration", elapsed, "err", e.Message)
 		return nil, e, false
 	}

@@ -593,3 +593,31 @@ func TestContextCancelStopsRetries(t *testing.T) {
 		t.Errorf("last API error lost: %v", err)
 	}
 }
+
+// TestResponseOverLimitNotRetried: an answer over MaxResponseBytes is a
+// permanent error for that request (it used to be downloaded again by every
+// retry), whether its length is announced or streamed.
+func TestResponseOverLimitNotRetried(t *testing.T) {
+	page := `{"status":"success","result":{"has_more":false,"start_offset":0,"end_offset":9000,"log":"` + strings.Repeat("x", 9000) + `"}}`
+	for _, chunked := range []bool{false, true} {
+		srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if chunked {
+				w.Header().Set("Content-Type", "application/json")
+				w.(http.Flusher).Flush() // no Content-Length
+			}
+			writeJSON(w, 200, page)
+		})
+		c, _ := newTestClient(t, srv.URL, func(o *Options) { o.MaxRetries = 3; o.MaxResponseBytes = 4096 })
+		_, err := c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 3, StepID: 81})
+		if !IsResponseTooLarge(err) || IsTemporary(err) {
+			t.Fatalf("chunked=%v: error %v, want a permanent ErrResponseTooLarge", chunked, err)
+		}
+		if srv.count() != 1 {
+			t.Errorf("chunked=%v: %d attempts, want 1", chunked, srv.count())
+		}
+		c2, _ := newTestClient(t, srv.URL, func(o *Options) { o.MaxResponseBytes = 1 << 20 })
+		if _, err := c2.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 3, StepID: 81}); err != nil {
+			t.Errorf("chunked=%v: under the limit: %v", chunked, err)
+		}
+	}
+}

@@ -113,7 +113,9 @@ func (e *APIError) Temporary() bool {
 	if e.Throttled() {
 		return true
 	}
-	if e.Attempts == 0 { // refused locally: bad argument or auth pause
+	if e.Attempts == 0 || errors.Is(e.Err, ErrResponseTooLarge) {
+		// Refused locally (bad argument, auth pause), or an answer the
+		// same request would get again.
 		return false
 	}
 	if e.HTTPStatus == 0 {
@@ -179,6 +181,9 @@ func IsInvalidParam(err error) bool {
 	}
 	return e.HTTPStatus == http.StatusBadRequest
 }
+
+// IsResponseTooLarge reports an answer over Options.MaxResponseBytes.
+func IsResponseTooLarge(err error) bool { return errors.Is(err, ErrResponseTooLarge) }
 
 // IsTemporary reports whether retrying later may succeed (see APIError.Temporary).
 func IsTemporary(err error) bool { e := asAPIError(err); return e != nil && e.Temporary() }
