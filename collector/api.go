@@ -74,6 +74,7 @@ type logQuery struct {
 	BuildNo     int64
 	StepID      int64
 	StartOffset int64
+	EndOffset   int64 // 0: no bound
 }
 
 type logPage struct {

@@ -68,7 +68,7 @@ func (a clientAPI) stages(ctx context.Context, recordID string) ([]stageInfo, er
 }
 
 func (a clientAPI) stepLog(ctx context.Context, running bool, q logQuery) (*logPage, error) {
-	lq := codearts.LogQuery{JobID: q.JobID, BuildNo: q.BuildNo, StepID: q.StepID, StartOffset: q.StartOffset}
+	lq := codearts.LogQuery{JobID: q.JobID, BuildNo: q.BuildNo, StepID: q.StepID, StartOffset: q.StartOffset, EndOffset: q.EndOffset}
 	var (
 		ch  *codearts.LogChunk
 		err error

@@ -52,6 +52,8 @@ type envOpts struct {
 	chunkMax  int
 	jobs      []simulator.JobSpec
 	start     time.Time // the simulator clock's start (zero: now, to the second)
+	hostile   simulator.Hostile
+	maxBody   int64 // client MaxResponseBytes (0: its default)
 }
 
 // testJobs are three small jobs that together cover Chinese and English
@@ -113,6 +115,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Faults: simulator.Faults{Rate: o.faultRate, SlowDelay: 5 * time.Millisecond,
 			Kinds: []simulator.FaultKind{simulator.FaultThrottle500, simulator.FaultInternal500, simulator.FaultSlow}},
 		AccessKey: testAK, SecretKey: testSK, ProjectID: testProject,
+		Hostile: o.hostile,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +127,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Auth:              codearts.Auth{AccessKey: testAK, SecretKey: testSK},
 		RequestsPerSecond: -1, MaxConcurrency: 8, Timeout: 10 * time.Second,
 		MaxRetries: o.retries, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
-		Now: clock.Now,
+		Now: clock.Now, MaxResponseBytes: o.maxBody,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -143,8 +143,17 @@ type stageProgress struct {
 	// Stream so that a restart classifies as an uninterrupted run would.
 	Failure parser.FailureState `json:"failure,omitzero"`
 	// Done: the log was read to the end, flushed and (for a finished stage)
-	// its duration observed. Nothing more happens to a done stage.
+	// its duration observed, or the step was given up (page.go). Nothing
+	// more happens to a done stage.
 	Done bool `json:"done,omitempty"`
+	// Stalls counts consecutive polls in which the step's log did not move
+	// forward (page.go), for StallReason; at Options.BuildGiveUpAfter the
+	// step is given up.
+	Stalls      int    `json:"stalls,omitempty"`
+	StallReason string `json:"stall_reason,omitempty"`
+	// Bounded: an answer for this step was over the body limit, so every
+	// further page is asked with a bounded end_offset.
+	Bounded bool `json:"bounded,omitempty"`
 }
 
 // histogram holds one histogram series. Sums are kept in integer

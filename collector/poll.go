@@ -428,21 +428,17 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		if steps >= p.cfg.maxPagesPerStep || p.budgetLeft() == 0 {
 			return false, nil
 		}
-		before := sp.Cursor
 		q := logQuery{JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor}
-		page, err := p.cfg.api.stepLog(ctx, running, q)
-		if err != nil && !running && p.cfg.api.refused(err) {
-			// ShowConsoleInfo refused a finished step: ShowActionInfo
-			// serves the same log with the same cursors (docs/api-reference.md §3.2,
-			// §12 Q11).
-			if alt, aerr := p.cfg.api.stepLog(ctx, true, q); aerr == nil {
-				page, err = alt, nil
-			}
-		}
+		page, err := p.fetchPage(ctx, sp, running, q)
 		if err != nil {
 			if !stageFinished && buildFinished && p.cfg.api.notFound(err) {
 				// Never-started stage of a finished build: there is no log.
 				p.finishStage(b, ls, false)
+				return true, nil
+			}
+			var tl *tooLargeError
+			if errors.As(err, &tl) {
+				p.giveUpStage(ls, b, stallTooLarge, err)
 				return true, nil
 			}
 			return false, err
@@ -451,10 +447,14 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		p.sinceCommit++
 		sp.Pages++
 		p.c.self.pages.WithLabelValues(p.job.Name).Inc()
-		if page.Log == "" && page.HasMore {
-			// The API says "ask again" (docs/api-reference.md §3.1): next poll.
-			p.c.self.emptyPages.WithLabelValues(p.job.Name).Inc()
+		// Validate before counting anything: a page that does not move
+		// the cursor forward would count its text again.
+		switch p.checkPage(b, sp, page) {
+		case pageRetryNextPoll:
 			return false, nil
+		case pageGiveUp:
+			p.giveUpStage(ls, b, sp.StallReason, nil)
+			return true, nil
 		}
 		if page.Log != "" {
 			p.w.Bytes += uint64(len(page.Log))
@@ -475,13 +475,6 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 			}
 			p.finishStage(b, ls, stageFinished)
 			return true, nil
-		}
-		if page.EndOffset == before {
-			// has_more with a cursor that does not move: asking again
-			// would return the same text; continue on the next poll.
-			p.c.logger.Warn("step log end_offset did not advance; retrying next poll",
-				"job", p.job.Name, "build", b.Number, "step", sp.NodeID, "offset", before)
-			return false, nil
 		}
 		if p.sinceCommit >= p.cfg.commitEveryPages {
 			if err := p.commit(); err != nil {

@@ -20,6 +20,8 @@ type selfMetrics struct {
 	skipped          *prometheus.CounterVec
 	pages            *prometheus.CounterVec
 	emptyPages       *prometheus.CounterVec
+	pagesRejected    *prometheus.CounterVec
+	stepsGivenUp     *prometheus.CounterVec
 	stateWrites      prometheus.Counter
 	stateErrors      prometheus.Counter
 	stateDuration    prometheus.Histogram
@@ -78,6 +80,14 @@ func newSelfMetrics() *selfMetrics {
 			Name: "codearts_exporter_log_empty_pages_total",
 			Help: "Step log pages that came back empty with has_more=true; the step is retried on the next poll.",
 		}, j),
+		pagesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_log_pages_rejected_total",
+			Help: "Step log pages not counted because they did not move the cursor forward (reason backwards: end_offset below the cursor; not_advancing: text with end_offset equal to the cursor).",
+		}, []string{metrics.LabelJobName, "reason"}),
+		stepsGivenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codearts_exporter_log_steps_given_up_total",
+			Help: "Step logs given up unfinished: no forward progress in build_give_up_after polls (reason backwards, not_advancing, empty), or pages over the body limit even when bounded (too_large).",
+		}, []string{metrics.LabelJobName, "reason"}),
 		stateWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "codearts_exporter_state_writes_total",
 			Help: "Successful atomic writes of the state file (each one precedes a publication of new values).",
@@ -132,7 +142,7 @@ func newSelfMetrics() *selfMetrics {
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{s.pollErrors, s.lastPollSuccess, s.jobUp, s.pollDuration, s.lastPollDur, s.givenUp,
-		s.skipped, s.pages, s.emptyPages, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes,
+		s.skipped, s.pages, s.emptyPages, s.pagesRejected, s.stepsGivenUp, s.stateWrites, s.stateErrors, s.stateDuration, s.stateBytes,
 		s.stateWritten, s.stateCompactions,
 		s.listed, s.followed, s.filtered, s.foreign, s.listPages, s.discoveryErrors}
 }
@@ -169,4 +179,6 @@ func (s *selfMetrics) deleteJob(name string) {
 	s.skipped.DeleteLabelValues(name)
 	s.pages.DeleteLabelValues(name)
 	s.emptyPages.DeleteLabelValues(name)
+	s.pagesRejected.DeletePartialMatch(prometheus.Labels{metrics.LabelJobName: name})
+	s.stepsGivenUp.DeletePartialMatch(prometheus.Labels{metrics.LabelJobName: name})
 }

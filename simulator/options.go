@@ -43,6 +43,10 @@ type Options struct {
 
 	// Faults injects errors and slow answers into CodeArts operations.
 	Faults Faults
+	// Hostile makes the answers misbehave on purpose (see Hostile), to
+	// test that a client never counts text twice, never waits forever and
+	// never shows a secret.
+	Hostile Hostile
 	// RateLimit, when > 0, is a gateway limit in requests per second (with
 	// RateBurst, default 1) over all CodeArts operations, measured on Clock;
 	// requests over it get 429 APIG.0308 with Retry-After, like the real
@@ -160,6 +164,35 @@ type StageSpec struct {
 	NoLog bool
 }
 
+// Hostile is a way of misbehaving on purpose: not a fault the real service
+// is known to have, but what a client must survive without counting text
+// twice, waiting forever, using unbounded memory or leaking a secret.
+type Hostile int
+
+// The hostile modes. The cursor modes act on every step log from its
+// second page on (the first page is served correctly).
+const (
+	HostileNone Hostile = iota
+	// HostileBackwards answers the page's text with end_offset back at
+	// the start of the log and has_more true: a client that follows it
+	// reads the log again and again.
+	HostileBackwards
+	// HostileStuck answers the page's text with end_offset equal to the
+	// requested start_offset and has_more true.
+	HostileStuck
+	// HostileEmpty answers an empty log with has_more true, forever.
+	HostileEmpty
+	// HostileOversize answers a request without an end_offset with the
+	// whole rest of the visible log in one page (a bounded request is
+	// paged as usual).
+	HostileOversize
+	// HostileEcho puts the credentials the request carried into error
+	// answers (whole, cut, lower-cased, upper-cased, halves), and answers
+	// every ShowRunningStatus with such an error.
+	HostileEcho
+	numHostile
+)
+
 // FaultKind is one kind of injected fault.
 type FaultKind int
 
@@ -274,6 +307,9 @@ func (o Options) normalize() (Options, error) {
 		if k < 0 || k >= numFaultKinds {
 			return o, fmt.Errorf("simulator: unknown fault kind %d", int(k))
 		}
+	}
+	if o.Hostile < 0 || o.Hostile >= numHostile {
+		return o, fmt.Errorf("simulator: unknown Hostile mode %d", int(o.Hostile))
 	}
 	if o.RateLimit < 0 {
 		return o, fmt.Errorf("simulator: RateLimit %v < 0", o.RateLimit)

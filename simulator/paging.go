@@ -146,7 +146,9 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, now int64, liv
 		return
 	}
 	q2 := limit
-	if p < limit {
+	if s.opts.Hostile == HostileOversize && p > 0 && end == 0 {
+		q2 = limit // the whole rest in one page
+	} else if p < limit {
 		span := int64(s.opts.ChunkMax - s.opts.ChunkMin + 1)
 		size := int64(s.opts.ChunkMin) + int64(mix(s.seed, j.idHash, key, uint64(p), saltChunk)%uint64(span))
 		q2 = min(p+size, limit)
@@ -154,6 +156,16 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, now int64, liv
 	res.Log = lg.text[lg.byteOfRune(int(p)):lg.byteOfRune(int(q2))]
 	res.HasMore = q2 < v
 	res.EndOffset.v = st.base + q2
+	if p > 0 && p < v {
+		switch s.opts.Hostile {
+		case HostileBackwards:
+			res.EndOffset.v, res.HasMore = st.base, true
+		case HostileStuck:
+			res.EndOffset.v, res.HasMore = start, true
+		case HostileEmpty:
+			res.Log, res.EndOffset.v, res.HasMore = "", start, true
+		}
+	}
 	success(w, res)
 }
 
