@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"math/bits"
+	"unicode/utf8"
 )
 
 // StreamState is what a Stream carries between writes. It is a deep copy,
@@ -17,7 +18,20 @@ type StreamState struct {
 	// Offset is the number of bytes written to the stream so far, emitted
 	// or pending. It is informational; records do not depend on it.
 	Offset int64 `json:"offset"`
+	// Dropped is the number of bytes of the current record that were not
+	// kept: a record longer than MaxCarriedBytes keeps only its first
+	// MaxCarriedBytes (and the few bytes at its end where the next prefix
+	// may begin).
+	Dropped int64 `json:"dropped,omitempty"`
 }
+
+// MaxCarriedBytes bounds the part of one record a Stream keeps: a record
+// (a line without newline or prefix, say) longer than this is still one
+// record, but it is classified, and Record.Raw and Message hold, its first
+// MaxCarriedBytes only (cut back to a UTF-8 character boundary). So a Stream
+// carries at most MaxCarriedBytes plus a prefix's length between writes,
+// whatever the input.
+const MaxCarriedBytes = 64 << 10
 
 // Stream splits one log into records (docs/parser.md) and emits each record
 // once it is complete: when the next prefix has arrived, or at Flush. Feed it
@@ -36,6 +50,7 @@ type Stream struct {
 	// Position 0 never counts: the current record starts there.
 	recheck int
 	offset  int64
+	dropped int64 // bytes of the current record cut out of pending
 	strBuf  []byte
 	tmp     [2 * maxPrefixLen]byte
 	rec     Record
@@ -86,7 +101,7 @@ func (s *Stream) Flush() {
 
 // State returns a deep copy of what the stream carries.
 func (s *Stream) State() StreamState {
-	st := StreamState{Offset: s.offset}
+	st := StreamState{Offset: s.offset, Dropped: s.dropped}
 	if len(s.pending) > 0 {
 		st.Pending = bytes.Clone(s.pending)
 	}
@@ -100,6 +115,7 @@ func (s *Stream) State() StreamState {
 func (s *Stream) Restore(st StreamState) {
 	s.pending = append(s.pending[:0], st.Pending...)
 	s.offset = st.Offset
+	s.dropped = max(st.Dropped, 0)
 	s.recheck = len(s.pending)
 	for from := 1; from < len(s.pending); {
 		idx, n, _, partial := nextPrefix(s.pending, from, &s.dc)
@@ -117,6 +133,43 @@ func (s *Stream) resetPending() {
 	}
 	s.pending = s.pending[:0]
 	s.recheck = 0
+	s.dropped = 0
+}
+
+// capPending keeps the carried record within MaxCarriedBytes: its head, and
+// from recheck on the bytes where a prefix cut off by the end of the
+// written text may begin.
+func (s *Stream) capPending() {
+	if len(s.pending) <= MaxCarriedBytes || s.recheck < MaxCarriedBytes {
+		return // the tail after recheck is shorter than a prefix
+	}
+	n := copy(s.pending[MaxCarriedBytes:], s.pending[s.recheck:])
+	s.dropped += int64(s.recheck - MaxCarriedBytes)
+	s.pending = s.pending[:MaxCarriedBytes+n]
+	s.recheck = MaxCarriedBytes
+	if cap(s.pending) > 4*MaxCarriedBytes {
+		s.pending = bytes.Clone(s.pending) // let a big chunk's copy go
+	}
+}
+
+// clip is the part of a record that is kept: all of it, or, for a record
+// longer than MaxCarriedBytes (truncated: its middle was already dropped),
+// its first MaxCarriedBytes without a character cut at the end. It looks
+// only at those first bytes, so the result does not depend on how the text
+// was split into writes.
+func clip(raw []byte, truncated bool) []byte {
+	if len(raw) <= MaxCarriedBytes && !truncated {
+		return raw
+	}
+	raw = raw[:min(len(raw), MaxCarriedBytes)]
+	i := len(raw) - 1
+	for i > 0 && i > len(raw)-utf8.UTFMax && !utf8.RuneStart(raw[i]) {
+		i--
+	}
+	if i >= 0 && !utf8.FullRune(raw[i:]) {
+		raw = raw[:i]
+	}
+	return raw
 }
 
 // nextPrefix returns the index of the first complete prefix in b at or after
@@ -188,11 +241,13 @@ func (s *Stream) write(p []byte) {
 				b := start + idx
 				s.emitRecord(s.pending[:b])
 				s.pending = s.pending[:copy(s.pending, s.pending[b:oldLen])]
+				s.dropped = 0
 				// The new record's prefix ends inside p; p holds no '[' of it.
 			case idx < 0 && partial < inPending:
 				// p is too short to decide; keep waiting.
 				s.pending = append(s.pending, p...)
 				s.recheck = start + partial
+				s.capPending()
 				return
 			}
 		}
@@ -201,6 +256,7 @@ func (s *Stream) write(p []byte) {
 			base := len(s.pending)
 			s.pending = append(s.pending, p...)
 			s.recheck = base + partial
+			s.capPending()
 			return
 		}
 		s.pending = append(s.pending, p[:idx]...)
@@ -217,10 +273,11 @@ func (s *Stream) write(p []byte) {
 		if idx < 0 {
 			s.pending = append(s.pending[:0], p[start:]...)
 			s.recheck = partial - start
+			s.capPending()
 			return
 		}
 		if curN > 0 {
-			parseAfterPrefix(s.rules, p, start, idx, curN, curMS, &s.rec, &s.cls)
+			parseAfterPrefix(s.rules, p, start, start+len(clip(p[start:idx], false)), curN, curMS, &s.rec, &s.cls)
 			s.emit(&s.rec)
 		} else {
 			s.emitRecord(p[start:idx])
@@ -230,7 +287,7 @@ func (s *Stream) write(p []byte) {
 }
 
 func (s *Stream) emitRecord(raw []byte) {
-	parseRecord(s.rules, raw, &s.rec, &s.cls)
+	parseRecord(s.rules, clip(raw, s.dropped > 0), &s.rec, &s.cls)
 	s.emit(&s.rec)
 }
 
