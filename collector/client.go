@@ -29,7 +29,7 @@ func (a clientAPI) listJobs(ctx context.Context, page int) (*jobList, error) {
 	}
 	l := &jobList{Total: p.Total, Jobs: make([]listedJob, len(p.Jobs))}
 	for i, j := range p.Jobs {
-		l.Jobs[i] = listedJob{ID: j.ID, Name: j.Name, ProjectID: j.ProjectID, BuildNo: j.BuildNumber, Finished: j.IsFinished}
+		l.Jobs[i] = listedJob{ID: j.ID, Name: labelValue(j.Name), ProjectID: j.ProjectID, BuildNo: j.BuildNumber, Finished: j.IsFinished}
 	}
 	return l, nil
 }

@@ -1,9 +1,12 @@
 package collector
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
@@ -117,5 +120,29 @@ func TestOversizePageGivenUp(t *testing.T) {
 	}
 	if n := inFlight(s); n != 0 {
 		t.Errorf("%v builds in flight after %d polls", n, polls)
+	}
+}
+
+// TestLongDisplayNameIsCut: a 1 MB display name becomes an action label of
+// MaxLabelRunes characters, not a 1 MB label.
+func TestLongDisplayNameIsCut(t *testing.T) {
+	long := strings.Repeat("构", 1<<20/3)
+	f := &fakeAPI{
+		latest: 1, acceptID: "id-1",
+		rec:       buildRecord{ID: "id-1", Status: "SUCCESS"},
+		stagesOut: []stageInfo{{Name: "stage1", Display: long + "\xff", NodeID: 7, HasNode: true, Status: "SUCCESS"}},
+		pages:     map[int64]logPage{0: {EndOffset: 10, Log: "[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [x:y] : hello\n"}},
+	}
+	c, _ := fakeCollector(t, f)
+	if err := c.PollOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for action := range c.published.Load().Jobs["fake"].Records {
+		if n := utf8.RuneCountInString(action); n > MaxLabelRunes || !strings.HasPrefix(action, "构构构") || !strings.HasSuffix(action, "…") {
+			t.Errorf("action label of %d characters (%d bytes), want at most %d ending in …", n, len(action), MaxLabelRunes)
+		}
+	}
+	if got := labelValue("ab\xffc"); got != "ab\uFFFDc" {
+		t.Errorf("labelValue keeps invalid UTF-8: %q", got)
 	}
 }

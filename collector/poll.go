@@ -345,11 +345,11 @@ func (p *jobPoll) mergeStages(b *buildProgress, stages []stageInfo) {
 }
 
 // actionLabel is the action label value of a stage: its display name
-// (valid UTF-8), else its stage name; OtherAction beyond MaxActionsPerJob.
+// (labelValue), else its stage name; OtherAction beyond MaxActionsPerJob.
 func (p *jobPoll) actionLabel(st stageInfo) string {
-	a := strings.ToValidUTF8(strings.TrimSpace(st.Display), "\uFFFD")
+	a := labelValue(strings.TrimSpace(st.Display))
 	if a == "" {
-		a = strings.ToValidUTF8(st.Name, "\uFFFD")
+		a = labelValue(st.Name)
 	}
 	if a == "" {
 		a = "stage" + strconv.Itoa(st.Sequence)
