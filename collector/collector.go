@@ -162,6 +162,7 @@ type Collector struct {
 	rounds    atomic.Int64                  // rounds started
 	published atomic.Pointer[ledger]
 	ready     atomic.Bool
+	writeErr  atomic.Pointer[error] // the last state write failed with it; nil after a success
 	crashed   atomic.Bool
 
 	errMu   sync.Mutex
@@ -214,9 +215,6 @@ func New(o Options) (*Collector, error) {
 		c.store = store
 		for _, n := range notes {
 			c.logger.Warn("state file loaded with changes", "file", o.StateFile, "change", n)
-		}
-		for _, f := range removeStaleTemps(o.StateFile) {
-			c.logger.Info("removed a temporary state file left by an interrupted write", "file", f)
 		}
 		if loaded != nil {
 			l = loaded
@@ -356,8 +354,19 @@ func (c *Collector) Update(o Options) error {
 }
 
 // Ready reports whether /metrics shows meaningful values: the state file
-// was loaded, or a poll has completed (successfully or not) since start.
-func (c *Collector) Ready() bool { return c.ready.Load() }
+// was loaded, or a poll has completed (successfully or not) since start;
+// and the last state file write, if any, succeeded (while commits fail,
+// nothing new is published).
+func (c *Collector) Ready() bool { return c.ready.Load() && c.writeErr.Load() == nil }
+
+// StateWriteError is the error of the last state file write when it
+// failed, nil when it succeeded or none was made.
+func (c *Collector) StateWriteError() error {
+	if e := c.writeErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
 
 // Run polls every PollInterval (the first round starts at once) until ctx
 // is done, then waits for the job polls in progress. A round does not wait
@@ -479,9 +488,11 @@ func (c *Collector) commitMany(jls map[string]*jobLedger) error {
 			c.self.stateErrors.Inc()
 			err = fmt.Errorf("write state file %s: %w", c.stateFile, err)
 			c.noteStateWrite(0, err)
+			c.writeErr.Store(&err)
 			return err
 		}
 		c.noteStateWrite(c.store.size, nil)
+		c.writeErr.Store(nil)
 		c.self.stateWrites.Inc()
 		c.self.stateDuration.Observe(time.Since(start).Seconds())
 		c.self.stateBytes.Set(float64(c.store.size))
