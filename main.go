@@ -75,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		demoJobs    = app.Flag("demo.jobs", "With --demo: add this many jobs (1% of them building, the rest idle) and follow them all through discovery.").Default("0").Int()
 		shard       = app.Flag("shard", "The shard this instance polls and exports, 0 to --total-shards minus 1 (a job's shard is a hash of its id).").Default("0").Int()
 		totalShards = app.Flag("total-shards", "Number of instances that split the jobs between them (each with its own --state.file).").Default("1").Int()
+		maxConns    = app.Flag("web.max-connections", "Maximum number of simultaneous HTTP connections (0: no limit).").Default("512").Int()
+		lifecycle   = app.Flag("web.enable-lifecycle", "Enable POST /-/reload (SIGHUP always reloads).").Bool()
 		webFlags    = kingpinflag.AddFlags(app, defaultAddress)
 		logConfig   = &promslog.Config{}
 	)
@@ -153,12 +155,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opts.Registerer = reg
+	if *stateFile != "" {
+		// Held until the process ends: a second exporter on this file
+		// exits here, naming this one's pid.
+		lock, removed, err := collector.LockStateFile(*stateFile)
+		if err != nil {
+			logger.Error("Cannot use the state file", "err", err)
+			return 1
+		}
+		defer lock.Release()
+		for _, f := range removed {
+			logger.Info("removed a temporary state file left by an interrupted write", "file", f)
+		}
+	}
 	coll, err := collector.New(opts)
 	if err != nil {
 		logger.Error("Cannot start the collector", "err", err)
 		return 1
 	}
-	reload := func() error {
+	reloadConfig := func() error {
 		if *demo {
 			logger.Info("Nothing to reload in --demo mode")
 			return nil
@@ -183,6 +198,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}
 
+	reload := reloadConfig
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	polling := make(chan struct{})
@@ -197,16 +213,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MetricsPath: *metricsPath,
 		Logger:      logger.With("component", "status"),
 	})
-	srv := &http.Server{Handler: routes(reg, apiReg, coll, reload, page, *metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
+	if !*lifecycle {
+		reload = nil
+	}
+	srv := newServer(routes(reg, apiReg, coll, reload, page, *metricsPath, logger))
 	served := make(chan error, 1)
-	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
+	go func() { served <- listenAndServe(srv, webFlags, *maxConns, logger) }()
 
 	status := 0
 loop:
 	for {
 		select {
 		case <-hup:
-			_ = reload()
+			_ = reloadConfig()
 		case err := <-served:
 			logger.Error("HTTP server stopped", "err", err)
 			status = 1
@@ -235,6 +254,10 @@ func routes(reg *prometheus.Registry, apiReg prometheus.Gatherer, coll *collecto
 		fmt.Fprintln(w, "Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if err := coll.StateWriteError(); err != nil {
+			http.Error(w, "Not ready: the state file cannot be written, so nothing new is published: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !coll.Ready() {
 			http.Error(w, "Not ready: the first poll has not finished and no state file was loaded.", http.StatusServiceUnavailable)
 			return
@@ -242,6 +265,12 @@ func routes(reg *prometheus.Registry, apiReg prometheus.Gatherer, coll *collecto
 		fmt.Fprintln(w, "Ready.")
 	})
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if reload == nil {
+			// As Prometheus: a cross-site POST from a browser must not be
+			// able to reload a running exporter by default.
+			http.Error(w, "Lifecycle API is not enabled: start with --web.enable-lifecycle (or send SIGHUP).", http.StatusForbidden)
+			return
+		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)

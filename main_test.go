@@ -338,10 +338,8 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, body, `href="/metrics"`)
 	require.Contains(t, body, `href="/status"`, "the landing page links the status page")
 	require.NotContains(t, body, "/debug/pprof", "no profiling endpoints are served, so none are linked")
-	code, _ = e.do(http.MethodGet, "/-/reload")
-	require.Equal(t, http.StatusMethodNotAllowed, code)
 	code, _ = e.do(http.MethodPost, "/-/reload")
-	require.Equal(t, http.StatusOK, code, "nothing to reload in demo mode is not an error")
+	require.Equal(t, http.StatusForbidden, code, "/-/reload needs --web.enable-lifecycle")
 
 	require.Equal(t, 0, e.terminate(), "graceful shutdown exits 0; stderr:\n%s", e.stderr)
 	require.Contains(t, e.stderr.String(), "Shutting down")
@@ -514,7 +512,7 @@ func TestReloadKeepsStateAndRejectsBadConfig(t *testing.T) {
 	_, url := startSimulator(t, simulator.Options{Seed: 3, Jobs: []simulator.JobSpec{a, b, c}, Faults: retryFaults})
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, url, "", jobLine(a.ID, a.Name))
-	e := startExporter(t, nil, "--config.file="+cfg)
+	e := startExporter(t, nil, "--config.file="+cfg, "--web.enable-lifecycle")
 	mono := &monotonic{seen: map[string]float64{}}
 	records := func(job string) float64 {
 		s, _ := e.scrape()
@@ -735,7 +733,7 @@ func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
 	webCfg := filepath.Join(t.TempDir(), "web.yml")
 	require.NoError(t, os.WriteFile(webCfg, []byte(
 		"basic_auth_users:\n  dave: $2y$10$2UXri9cIDdgeKjBo4Rlpx.U3ZLDV8X1IxKmsfOvhcM5oXQt/mLmXq\n"), 0o600))
-	e := startExporter(t, nil, "--demo", "--web.config.file="+webCfg)
+	e := startExporter(t, nil, "--demo", "--web.enable-lifecycle", "--web.config.file="+webCfg)
 	call := func(method, path, user, pass string) int {
 		req, err := http.NewRequest(method, e.url+path, nil)
 		require.NoError(t, err)
