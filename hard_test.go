@@ -148,3 +148,28 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatal("not served after a connection closed")
 	}
 }
+
+// TestEchoedTokenNeverShown: a CodeArts that quotes the token back in its
+// errors, whole, cut, in other cases and in halves, gets none of it (no 8
+// characters in a row, in any case) into the log or onto /metrics.
+func TestEchoedTokenNeverShown(t *testing.T) {
+	j := fastJob("echo")
+	_, url := startSimulator(t, simulator.Options{Seed: 7, Jobs: []simulator.JobSpec{j}, Hostile: simulator.HostileEcho})
+	cfg := writeConfig(t, t.TempDir(), url, "", jobLine(j.ID, j.Name))
+	e := startExporter(t, nil, "--config.file="+cfg, "--log.level=debug")
+	eventually(t, 30*time.Second, "the failed poll in the log", func() bool {
+		return strings.Contains(e.stderr.String(), "poll failed")
+	})
+	_, text := e.scrape()
+	_, status := e.do(http.MethodGet, "/")
+	for where, s := range map[string]string{"log": e.stderr.String(), "metrics": text, "landing page": status} {
+		low, secret := strings.ToLower(s), strings.ToLower(testToken)
+		for k := 0; k+8 <= len(secret); k++ {
+			if i := strings.Index(low, secret[k:k+8]); i >= 0 {
+				t.Errorf("the %s shows %q of the token: …%s…", where, secret[k:k+8], s[max(0, i-60):min(len(s), i+30)])
+				break
+			}
+		}
+	}
+	require.Contains(t, e.stderr.String(), "<secret>", "the echo was redacted visibly")
+}

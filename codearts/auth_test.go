@@ -230,7 +230,7 @@ func TestIAMWrongPasswordOneAttempt(t *testing.T) {
 	iam := newFakeIAM(t, clock.now)
 	srv := newFakeAPI(t, (&tokenAPI{valid: map[string]bool{}}).handle)
 	c, _ := newTestClient(t, srv.URL, func(o *Options) {
-		o.Auth = Auth{IAM: &IAMPassword{Endpoint: iam.URL, User: iamUser, Password: "wrong-password", Domain: iamDomain}}
+		o.Auth = Auth{IAM: &IAMPassword{Endpoint: iam.URL, User: iamUser, Password: "wrong-pw-0x5e1f", Domain: iamDomain}} // no English word: 8 characters of a secret are redacted anywhere
 		o.Now = clock.now
 		o.MaxRetries = 5
 	})

@@ -676,15 +676,11 @@ func (c *Client) pausedError(cl *call) *APIError {
 
 // redact replaces every configured secret (and the current IAM token) in s.
 func (c *Client) redact(s string) string {
-	for _, sec := range c.secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "<secret>")
-		}
-	}
+	secrets := c.secrets
 	if c.iam != nil {
-		if tok := c.iam.current(); len(tok) >= 4 {
-			s = strings.ReplaceAll(s, tok, "<secret>")
+		if tok := c.iam.current(); tok != "" {
+			secrets = append(secrets[:len(secrets):len(secrets)], tok)
 		}
 	}
-	return s
+	return redactSecrets(s, secrets)
 }

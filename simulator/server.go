@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,6 +153,24 @@ func (s *Server) Jobs() []JobSpec {
 	return out
 }
 
+// echoCredentials answers 400 with the request's credentials in the error
+// message and the request id, whole and in pieces (HostileEcho): a client
+// must not let any of it reach a log, an error or a page.
+func (s *Server) echoCredentials(w http.ResponseWriter, r *http.Request) {
+	var parts []string
+	for _, h := range []string{"X-Auth-Token", "Authorization", "X-Security-Token"} {
+		v := r.Header.Get(h)
+		if v == "" {
+			continue
+		}
+		half := len(v) / 2
+		parts = append(parts, v, v[:min(20, len(v))], strings.ToLower(v), strings.ToUpper(v), v[:half], v[half:])
+	}
+	msg := "Invalid param: credentials " + strings.Join(parts, " / ")
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error_code": "CB.00060200", "error_msg": msg,
+		"request_id": strings.Join(parts, "")})
+}
+
 // op wraps a CodeArts operation: authentication, gateway rate limit, fault
 // injection, then the handler with the request's "now".
 func (s *Server) op(name string, h func(w http.ResponseWriter, r *http.Request, now int64)) http.HandlerFunc {
@@ -170,6 +189,10 @@ func (s *Server) op(name string, h func(w http.ResponseWriter, r *http.Request, 
 			return
 		}
 		if !s.injectFault(w, r) {
+			return
+		}
+		if s.opts.Hostile == HostileEcho && name == "ShowRunningStatus" {
+			s.echoCredentials(w, r)
 			return
 		}
 		s.stats.served.Add(1)
