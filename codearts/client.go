@@ -132,6 +132,8 @@ type Client struct {
 	sleep  func(ctx context.Context, d time.Duration) error // retry waits
 
 	mu        sync.Mutex
+	retryKey  string               // what the last retry warning was about (logRetry)
+	retryAt   time.Time            // when a call was last retried
 	notBefore time.Time            // shared pause from Retry-After (wall clock: a real wait)
 	paused    map[bool]pausedState // key: IAM endpoint (true) or CodeArts (false)
 	// The configured rate and burst, and when the limit last changed or a
@@ -367,7 +369,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 		}
 		retry++
 		c.m.retries.WithLabelValues(cl.op).Inc()
-		c.log.Warn("CodeArts API call failed; retrying", "api", cl.op, "err", e.Error(), "retry", retry, "delay", delay)
+		c.logRetry(cl, e, retry, delay)
 		if err := c.sleep(ctx, delay); err != nil {
 			return nil, e
 		}
@@ -567,6 +569,28 @@ func (c *Client) authenticate(ctx context.Context, req *http.Request, cl *call) 
 		cl.token = tok
 	}
 	return nil
+}
+
+// retryQuiet is how long without any retry resets logRetry's memory, so a
+// failure that comes back after a quiet hour is logged again.
+const retryQuiet = time.Hour
+
+// logRetry warns about a retry once per change of its operation, HTTP
+// status and code; the same failure retried again is logged at debug level
+// (the retries are counted in codearts_exporter_api_retries_total).
+func (c *Client) logRetry(cl *call, e *APIError, retry int, delay time.Duration) {
+	key := cl.op + " " + strconv.Itoa(e.HTTPStatus) + " " + e.Code
+	now := time.Now()
+	c.mu.Lock()
+	repeated := key == c.retryKey && now.Sub(c.retryAt) < retryQuiet
+	c.retryKey, c.retryAt = key, now
+	c.mu.Unlock()
+	level := slog.LevelWarn
+	if repeated {
+		level = slog.LevelDebug
+	}
+	c.log.Log(context.Background(), level, "CodeArts API call failed; retrying (logged again when the failure changes)",
+		"api", cl.op, "err", e.Error(), "retry", retry, "delay", delay)
 }
 
 // ctxError reports a cancelled or expired context, keeping the last API

@@ -621,3 +621,28 @@ func TestResponseOverLimitNotRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryWarningOncePerChange: the same failure retried over and over is
+// one warning; a different one is another.
+func TestRetryWarningOncePerChange(t *testing.T) {
+	status := 500
+	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, status, `{"error_code":"CB.00060101","error_msg":"internal"}`)
+	})
+	logs := &logBuffer{}
+	c, _ := newTestClient(t, srv.URL, func(o *Options) { o.MaxRetries = 3; o.Logger = logs.logger() })
+	for range 3 {
+		_, _ = c.ShowRunningStatus(bg, tJob)
+	}
+	status = 502
+	_, _ = c.ShowRunningStatus(bg, tJob)
+	warns := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "retrying") && strings.Contains(l, `"level":"WARN"`) {
+			warns++
+		}
+	}
+	if srv.count() != 16 || warns != 2 {
+		t.Errorf("%d attempts, %d retry warnings; want 16 and 2 (one per distinct failure):\n%s", srv.count(), warns, logs)
+	}
+}
