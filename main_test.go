@@ -587,13 +587,13 @@ func TestWrongCredentialsStayOutOfLogs(t *testing.T) {
 	}
 }
 
-// TestKill9RestartNeverGoesBackwards kills the exporter with SIGKILL twice
+// TestKill9RestartNeverGoesBackwards kills the exporter with SIGKILL 20 times
 // at random moments while it reads a simulator with faults and small random
 // pages, restarting it with the same --state.file each time. No scrape may
 // see a codearts_build_* series lower than an earlier scrape saw, and once
 // the simulator's builds are all finished the totals equal its ground truth.
 func TestKill9RestartNeverGoesBackwards(t *testing.T) {
-	const builds = 3
+	const builds, kills = 4, 20
 	job := simulator.JobSpec{
 		ID: simulator.DemoJobID("kill9"), Name: "kill9", MaxBuilds: builds, RecordsPerSecond: 15,
 		FailureRate: 0.9, ErrorSpikeRate: 0.3, SpikeRecords: 30, // seed 9: builds 1 and 3 fail
@@ -604,7 +604,7 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 		},
 	}
 	sim, url := startSimulator(t, simulator.Options{
-		Seed: 9, Clock: simulator.ScaledClock(time.Now(), 4), Jobs: []simulator.JobSpec{job},
+		Seed: 9, Clock: simulator.ScaledClock(time.Now(), 2), Jobs: []simulator.JobSpec{job},
 		ChunkMin: 40, ChunkMax: 600, Faults: retryFaults,
 	})
 	dir := t.TempDir()
@@ -650,14 +650,24 @@ func TestKill9RestartNeverGoesBackwards(t *testing.T) {
 
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	threshold := 0.0
-	for kill := range 2 {
-		// Let it read more records first, then kill it at a random moment.
+	allFinished := func() bool {
+		n := 0
+		for _, b := range sim.Truth().Jobs[0].Builds {
+			if b.Finished {
+				n++
+			}
+		}
+		return n == builds
+	}
+	for kill := range kills {
+		// Let it read more records first (while there are more to read),
+		// then kill it at a random moment.
 		eventually(t, 60*time.Second, "new records before the kill", func() bool {
 			s, _ := cur.scrape()
 			v, _ := sum(s, "codearts_build_log_records_total")
-			return v > threshold
+			return v > threshold || allFinished()
 		})
-		time.Sleep(time.Duration(rnd.IntN(1500)) * time.Millisecond)
+		time.Sleep(time.Duration(rnd.IntN(600)) * time.Millisecond)
 		cur.kill9()
 		next := startExporter(t, nil, args...)
 		mu.Lock()
