@@ -155,7 +155,11 @@ func TestKubernetesConfigAndFlags(t *testing.T) {
 	args := sts.Spec.Template.Spec.Containers[0].Args
 	require.NotEmpty(t, args)
 	for _, a := range args {
-		flag, _, _ := strings.Cut(a, "=")
-		require.Contains(t, help, "  "+flag+"=", "statefulset.yaml passes %s, which the exporter does not know", flag)
+		flag, _, hasValue := strings.Cut(a, "=")
+		known := "  " + flag + "="
+		if !hasValue { // a boolean flag: --[no-]name in the help
+			known = "--[no-]" + strings.TrimPrefix(flag, "--") + " "
+		}
+		require.Contains(t, help, known, "statefulset.yaml passes %s, which the exporter does not know", flag)
 	}
 }

@@ -156,7 +156,7 @@ func TestStatefulSet(t *testing.T) {
 	args := map[string]string{}
 	for _, a := range c.Args {
 		k, v, ok := strings.Cut(a, "=")
-		if !ok || !strings.HasPrefix(k, "--") {
+		if !strings.HasPrefix(k, "--") || !ok && k != "--web.enable-lifecycle" { // a boolean flag takes no value
 			t.Errorf("argument %q is not --flag=value", a)
 		}
 		args[k] = v
