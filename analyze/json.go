@@ -33,6 +33,16 @@ type jsonLog struct {
 	FirstError *jsonRecordRef `json:"first_error"`
 	UTCOffset  string         `json:"utc_offset"`
 	Failures   []jsonFailure  `json:"failures"`
+	// Signatures: templates of the error records (docs/analyze.md).
+	Signatures      []jsonSignature `json:"error_signatures"`
+	SignatureCount  int             `json:"error_signature_count"`
+	SignaturesOther int64           `json:"error_signatures_other"`
+}
+
+type jsonSignature struct {
+	Template  string `json:"template"`
+	Count     int64  `json:"count"`
+	FirstLine int64  `json:"first_line"`
 }
 
 // jsonFailure is one failed action run, classified (docs/failure-rules.md).
@@ -158,6 +168,11 @@ func toJSON(logs []Log) jsonDoc {
 				StartLine: f.StartLine, BlamedBy: f.BlamedBy, Category: f.Category, Cause: f.Cause, Rule: f.Rule,
 				Code: f.Code, ExitCode: f.ExitCode, Evidence: ev})
 		}
+		jl.Signatures = make([]jsonSignature, 0, len(a.Signatures))
+		for _, sig := range a.Signatures {
+			jl.Signatures = append(jl.Signatures, jsonSignature{Template: sig.Template, Count: sig.Count, FirstLine: sig.FirstLine})
+		}
+		jl.SignatureCount, jl.SignaturesOther = a.SignatureCount, a.SignatureOther
 		for _, c := range a.Counts {
 			jl.ByLabels = append(jl.ByLabels, jsonCount{Action: c.Action, Source: c.Source.String(), Level: c.Level.String(), Count: c.Count})
 		}

@@ -105,6 +105,14 @@ func writeText(w io.Writer, logs []Log) error {
 		for _, f := range a.Failures {
 			writeFailureText(w, &f)
 		}
+		if len(a.Signatures) > 0 {
+			fmt.Fprintf(w, "\nerror signatures (%d of %d):\n", len(a.Signatures), a.SignatureCount)
+			rows := [][]string{{"  COUNT", "FIRST LINE", "TEMPLATE"}}
+			for _, sig := range a.Signatures {
+				rows = append(rows, []string{"  " + count(sig.Count), count(sig.FirstLine), shorten(sig.Template, 120)})
+			}
+			writeTable(w, rows)
+		}
 		if fe := a.FirstError; fe != nil {
 			fmt.Fprintf(w, "\nfirst error: line %d, action %s, %s: %s\n", fe.Line, fe.Action, fe.Source, shorten(fe.Message, 120))
 		}

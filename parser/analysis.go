@@ -58,6 +58,13 @@ type Analysis struct {
 	// Levels.
 	Outside           [NumLevels]int64
 	OutsideFirstError *RecordRef
+	// Signatures are the templates of the log's error records, most
+	// frequent first, at most MaxTopSignatures (signature.go);
+	// SignatureCount is the number of templates in all, SignatureOther the
+	// error records left over once MaxSignatures templates existed.
+	Signatures     []Signature
+	SignatureCount int
+	SignatureOther int64
 	// Failures are the failed action runs with their classification
 	// (docs/failure-rules.md): every run whose result is failure, or, when
 	// the build failed and no run did, the run or the untagged output that
@@ -207,6 +214,7 @@ type Analyzer struct {
 	// order of appearance; jobLoose is the one of the job label.
 	loose    []labelClassifier
 	jobLoose *FailureClassifier
+	sigs     *Signatures
 	hasZone  bool
 }
 
@@ -216,6 +224,7 @@ func NewAnalyzer(rules *Rules) *Analyzer {
 	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}}
 	z.stream = NewStream(rules, z.record)
 	z.frules = DefaultFailureRules()
+	z.sigs = NewSignatures()
 	return z
 }
 
@@ -277,6 +286,8 @@ func (z *Analyzer) Finish() *Analysis {
 		z.foldCounts(t.display, &t.counts)
 	}
 	z.blame()
+	a.Signatures, a.SignatureCount = z.sigs.Top(MaxTopSignatures)
+	a.SignatureOther = z.sigs.Other
 	a.Counts = make([]RecordCount, 0, len(z.counts))
 	for k, n := range z.counts {
 		a.Counts = append(a.Counts, RecordCount{Action: k.action, Source: k.source, Level: k.level, Count: n})
@@ -356,8 +367,11 @@ func (z *Analyzer) record(r *Record) {
 	}
 	counts[r.Source][r.Level]++
 
-	if r.Level == LevelError && a.FirstError == nil {
-		a.FirstError = makeRef(r, line, action)
+	if r.Level == LevelError {
+		if a.FirstError == nil {
+			a.FirstError = makeRef(r, line, action)
+		}
+		z.sigs.Add(r.Message, int64(line))
 	}
 	z.classify(r, int64(line), run, owner)
 	if run == nil {

@@ -1,0 +1,64 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestSignaturesGroupVariants(t *testing.T) {
+	s := NewSignatures()
+	s.Add([]byte("[ERROR] Failed to execute cases for env_id: cann_A2_device_1, retry 3"), 10)
+	s.Add([]byte("[ERROR] Failed to execute cases for env_id: cann_A2_device_4, retry 1\ncontinuation"), 20)
+	s.Add([]byte("npm ERR! code ELIFECYCLE"), 30)
+	s.Add([]byte("npm ERR! code E404"), 40)
+	s.Add([]byte("RuntimeError: Environment allocation rejected: Unknown"), 50)
+	s.Add([]byte("RuntimeError: Environment allocation rejected: Unknown"), 60)
+	top, n := s.Top(10)
+	want := []Signature{
+		{Template: "[ERROR] Failed to execute cases for env_id: <*> retry <*>", Count: 2, FirstLine: 10},
+		{Template: "npm ERR! code <*>", Count: 2, FirstLine: 30},
+		{Template: "RuntimeError: Environment allocation rejected: Unknown", Count: 2, FirstLine: 50},
+	}
+	if n != 3 || fmt.Sprint(top) != fmt.Sprint(want) {
+		t.Errorf("Top = %d %+v\nwant 3 %+v", n, top, want)
+	}
+}
+
+func TestSignaturesMaskVariableTokens(t *testing.T) {
+	s := NewSignatures()
+	s.Add([]byte("/workspace/src/decoder.cpp:77:10: fatal error: frame_pool.h: No such file or directory"), 1)
+	top, _ := s.Top(1)
+	if got := top[0].Template; got != "<*> fatal error: frame_pool.h: No such file or directory" {
+		t.Errorf("template %q", got)
+	}
+}
+
+// Memory stays bounded: at most MaxSignatures templates, the rest counted.
+func TestSignaturesBounded(t *testing.T) {
+	s := NewSignatures()
+	letters := func(k int) string { // a token without digits, distinct per k
+		var b strings.Builder
+		for ; k > 0 || b.Len() == 0; k /= 26 {
+			b.WriteByte(byte('a' + k%26))
+		}
+		return b.String()
+	}
+	n := 0
+	for i := range 5000 {
+		// Distinct tokens at every position: nothing merges.
+		s.Add([]byte(letters(i)+" "+letters(i+7)+"x "+letters(i+13)+"y"), int64(i))
+		n++
+	}
+	long := strings.Repeat("tok ", 5000)
+	s.Add([]byte(long), 1)
+	_, total := s.Top(10)
+	if total > MaxSignatures || total+int(s.Other) > n+1 || s.Other == 0 {
+		t.Errorf("%d templates, %d other, of %d records", total, s.Other, n+1)
+	}
+	for _, sig := range s.all {
+		if len(sig.tokens) > maxSigTokens {
+			t.Errorf("template of %d tokens", len(sig.tokens))
+		}
+	}
+}
