@@ -3,7 +3,6 @@ package parser
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -364,28 +363,26 @@ func codeIn(s string) string {
 	}
 }
 
-// exitCodeIn returns the last non-zero exit code written as "exit code N",
+// exitCodeIn returns the last (rightmost) non-zero exit code written as "exit code N",
 // "exit code: N", "exit status N" or "Exit status N" in s.
 func exitCodeIn(s string) string {
-	code := ""
+	code, at := "", -1
 	for _, word := range []string{"exit code", "exit status", "Exit status", "exit value"} {
-		for rest := s; ; {
-			i := strings.Index(rest, word)
+		for off := 0; ; {
+			i := strings.Index(s[off:], word)
 			if i < 0 {
 				break
 			}
-			rest = strings.TrimLeft(rest[i+len(word):], ": ")
+			off += i + len(word)
+			rest := strings.TrimLeft(s[off:], ": ")
 			n := 0
 			for n < len(rest) && n < 10 && rest[n]-'0' < 10 {
 				n++
 			}
-			if n > 0 && strings.Trim(rest[:n], "0") != "" {
-				code = strings.TrimLeft(rest[:n], "0")
+			if n > 0 && strings.Trim(rest[:n], "0") != "" && off > at {
+				code, at = strings.TrimLeft(rest[:n], "0"), off
 			}
 		}
 	}
 	return code
 }
-
-// String formats f for logs: "category: cause".
-func (f Failure) String() string { return fmt.Sprintf("%s: %s", f.Category, f.Cause) }

@@ -240,6 +240,8 @@ func TestFailureCodeAndExitCode(t *testing.T) {
 		{"npm ERR! Exit status 134", "", "134"},
 		{"exit code 0 and exit status 0", "", ""},
 		{"codes DEV.CB.1 then DEV.CB.22", "DEV.CB.22", ""},
+		{"npm ERR! Exit status 134 after exit code 2", "", "2"},
+		{"exit code 2, then Exit status 134", "", "134"},
 	} {
 		if got := codeIn(tc.in); got != tc.code {
 			t.Errorf("codeIn(%q) = %q, want %q", tc.in, got, tc.code)
