@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -18,7 +20,10 @@ import (
 func TestGroundTruthWithFaults(t *testing.T) {
 	e := newEnv(t, envOpts{seed: 7, faultRate: 0.08, jobs: testJobs(4)})
 	from := e.firstBuilds(1)
-	c, reg := newCollector(t, e.options(tempState(t)))
+	opts := e.options(tempState(t))
+	var logBuf bytes.Buffer // the handler serialises writes
+	opts.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
+	c, reg := newCollector(t, opts)
 	ctx := pollCtx(t)
 	var prev sample
 	polls, failed := 0, 0
@@ -66,6 +71,27 @@ func TestGroundTruthWithFaults(t *testing.T) {
 			t.Errorf("%s missing", k)
 		}
 		checkLastFailure(t, name, jt, c.published.Load().Jobs[name])
+	}
+	// Each failed step is logged once at INFO, with what a person needs.
+	var failedSteps int
+	for _, k := range sortedKeys(want) {
+		if strings.HasPrefix(k, metrics.FailuresTotal+"{") {
+			failedSteps += int(want[k])
+		}
+	}
+	logged := 0
+	for _, line := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(line, `msg="action failed"`) {
+			logged++
+			for _, key := range []string{"level=INFO", " job=", " build=", " action=", " category=", " cause="} {
+				if !strings.Contains(line, key) {
+					t.Errorf("failure log line lacks %q: %s", key, line)
+				}
+			}
+		}
+	}
+	if failedSteps == 0 || logged != failedSteps {
+		t.Errorf("%d \"action failed\" log lines, want one per failed step (%d)", logged, failedSteps)
 	}
 	st := e.sim.Stats()
 	t.Logf("%d polls (%d with a failed job), %d requests, faults %v", polls, failed, st.Requests, st.Faults)
