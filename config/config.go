@@ -682,11 +682,16 @@ func (v *validator) compileRules(c *Config) *parser.Rules {
 			break
 		}
 	}
-	// One problem per line: the rule compiler may report several.
-	for _, line := range strings.Split(err.Error(), "\n") {
-		v.addAt(at, "severity_rules: %s", line)
-	}
+	v.addLines(at, "severity_rules", err)
 	return nil
+}
+
+// addLines reports err at the line of path, one problem per line of its
+// text: a rule compiler may report several.
+func (v *validator) addLines(path, key string, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		v.addAt(path, "%s: %s", key, line)
+	}
 }
 
 // compileFailureRules is compileRules for failure_rules.
@@ -704,7 +709,7 @@ func (v *validator) compileFailureRules(c *Config) *parser.FailureRules {
 			break
 		}
 	}
-	v.addAt(at, "failure_rules: %v", err)
+	v.addLines(at, "failure_rules", err)
 	return nil
 }
 
