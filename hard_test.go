@@ -161,8 +161,11 @@ func TestEchoedTokenNeverShown(t *testing.T) {
 		return strings.Contains(e.stderr.String(), "poll failed")
 	})
 	_, text := e.scrape()
-	_, status := e.do(http.MethodGet, "/")
-	for where, s := range map[string]string{"log": e.stderr.String(), "metrics": text, "landing page": status} {
+	_, landing := e.do(http.MethodGet, "/")
+	code, status := e.do(http.MethodGet, "/status")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, status, "CB.00060200", "the status page shows the poll error")
+	for where, s := range map[string]string{"log": e.stderr.String(), "metrics": text, "landing page": landing, "status page": status} {
 		low, secret := strings.ToLower(s), strings.ToLower(testToken)
 		for k := 0; k+8 <= len(secret); k++ {
 			if i := strings.Index(low, secret[k:k+8]); i >= 0 {
