@@ -83,7 +83,10 @@ func (c *problems) dropRepeats(n int) {
 }
 
 func (c *problems) add(line int, format string, args ...any) {
-	c.list = append(c.list, &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	// One problem per line of output: a value quoted in a message may
+	// hold line breaks.
+	msg := strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", `\n`)
+	c.list = append(c.list, &Error{File: c.file, Line: line, Msg: msg})
 }
 
 // addAt reports a problem at the line of path (e.g. "jobs[2].id"), or of the
@@ -163,9 +166,9 @@ func indexNodes(doc *yaml.Node) *nodeIndex {
 
 var (
 	reSyntax    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	reLine      = regexp.MustCompile(`^line (\d+): (.*)$`)
+	reLine      = regexp.MustCompile(`(?s)^line (\d+): (.*)$`)
 	reNotFound  = regexp.MustCompile("^field (.+) not found in type ")
-	reUnmarshal = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+	reUnmarshal = regexp.MustCompile("(?s)^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
 	reDupKey    = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
 )
 
