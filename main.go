@@ -154,7 +154,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("Error applying config", "err", err)
 		return 1
 	}
-	opts.Registerer = reg
 	if *stateFile != "" {
 		// Held until the process ends: a second exporter on this file
 		// exits here, naming this one's pid.
@@ -173,6 +172,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("Cannot start the collector", "err", err)
 		return 1
 	}
+	// The ledger's families are served by coll.Gatherer (routes), built
+	// straight from the published ledger; only the Collector's own
+	// counters and gauges go through the registry.
+	reg.MustRegister(coll.SelfMetrics())
 	reloadConfig := func() error {
 		if *demo {
 			logger.Info("Nothing to reload in --demo mode")
@@ -245,7 +248,7 @@ loop:
 
 func routes(reg *prometheus.Registry, apiReg prometheus.Gatherer, coll *collector.Collector, reload func() error, page http.Handler, metricsPath string, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(metricsPath, promhttp.HandlerFor(prometheus.Gatherers{reg, apiReg}, promhttp.HandlerOpts{
+	mux.Handle(metricsPath, promhttp.HandlerFor(coll.Gatherer(reg, apiReg), promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		Registry: reg,
 	}))

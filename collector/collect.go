@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
@@ -20,6 +21,43 @@ const (
 
 var allResults = []string{metrics.ResultSuccess, metrics.ResultFailure, metrics.ResultAborted, metrics.ResultUnknown}
 
+// family is one ledger-derived family: its name, help, type and variable
+// labels in the order its values are given. Collect (through descs) and
+// Gatherer (gather.go) both build from these, so the two agree.
+type family struct {
+	name, help string
+	typ        dto.MetricType
+	labels     []string
+}
+
+func (f *family) desc() *prometheus.Desc {
+	return prometheus.NewDesc(f.name, f.help, f.labels, nil)
+}
+
+var (
+	famRecords = family{metrics.LogRecordsTotal, metrics.LogRecordsHelp, dto.MetricType_COUNTER,
+		[]string{metrics.LabelJobName, metrics.LabelAction, metrics.LabelSource, metrics.LabelLevel}}
+	famBytes     = family{metrics.LogBytesTotal, metrics.LogBytesHelp, dto.MetricType_COUNTER, []string{metrics.LabelJobName}}
+	famActionDur = family{metrics.ActionDurationSeconds, metrics.ActionDurationHelp, dto.MetricType_HISTOGRAM,
+		[]string{metrics.LabelJobName, metrics.LabelAction, metrics.LabelResult}}
+	famBuildDur = family{metrics.BuildDurationSeconds, metrics.BuildDurationHelp, dto.MetricType_HISTOGRAM,
+		[]string{metrics.LabelJobName, metrics.LabelResult}}
+	famFailures = family{metrics.FailuresTotal, metrics.FailuresHelp, dto.MetricType_COUNTER,
+		[]string{metrics.LabelJobName, metrics.LabelAction, metrics.LabelCategory}}
+	famLastBuildNo = family{metrics.LastBuildNumber, metrics.LastBuildHelp, dto.MetricType_GAUGE, []string{metrics.LabelJobName}}
+	famJobInfo     = family{metrics.JobInfo, metrics.JobInfoHelp, dto.MetricType_GAUGE, []string{metrics.LabelJobName, metrics.LabelJobID}}
+	famLastResult  = family{lastBuildResultName,
+		"Result of the newest finished build that has been fully ingested: 1 for its result, 0 for the others.",
+		dto.MetricType_GAUGE, []string{metrics.LabelJobName, metrics.LabelResult}}
+	famLastTimestamp = family{lastBuildTimestampName, "Unix time at which the newest fully ingested finished build finished.",
+		dto.MetricType_GAUGE, []string{metrics.LabelJobName}}
+	famLastDuration = family{lastBuildDurationName, "Duration of the newest fully ingested finished build.",
+		dto.MetricType_GAUGE, []string{metrics.LabelJobName}}
+	famInFlight = family{buildsInFlightName,
+		"Builds whose logs the exporter is still reading (started, or finished with logs not yet fully read).",
+		dto.MetricType_GAUGE, []string{metrics.LabelJobName}}
+)
+
 // descs are the descriptors of the ledger-derived families.
 type descs struct {
 	records, bytes, actionDur, buildDur, failures, lastBuildNo, jobInfo *prometheus.Desc
@@ -27,23 +65,18 @@ type descs struct {
 }
 
 func newDescs() descs {
-	j := metrics.LabelJobName
 	return descs{
-		records:     prometheus.NewDesc(metrics.LogRecordsTotal, metrics.LogRecordsHelp, []string{j, metrics.LabelAction, metrics.LabelSource, metrics.LabelLevel}, nil),
-		bytes:       prometheus.NewDesc(metrics.LogBytesTotal, metrics.LogBytesHelp, []string{j}, nil),
-		actionDur:   prometheus.NewDesc(metrics.ActionDurationSeconds, metrics.ActionDurationHelp, []string{j, metrics.LabelAction, metrics.LabelResult}, nil),
-		buildDur:    prometheus.NewDesc(metrics.BuildDurationSeconds, metrics.BuildDurationHelp, []string{j, metrics.LabelResult}, nil),
-		failures:    prometheus.NewDesc(metrics.FailuresTotal, metrics.FailuresHelp, []string{j, metrics.LabelAction, metrics.LabelCategory}, nil),
-		lastBuildNo: prometheus.NewDesc(metrics.LastBuildNumber, metrics.LastBuildHelp, []string{j}, nil),
-		jobInfo:     prometheus.NewDesc(metrics.JobInfo, metrics.JobInfoHelp, []string{j, metrics.LabelJobID}, nil),
-		lastResult: prometheus.NewDesc(lastBuildResultName,
-			"Result of the newest finished build that has been fully ingested: 1 for its result, 0 for the others.", []string{j, metrics.LabelResult}, nil),
-		lastTimestamp: prometheus.NewDesc(lastBuildTimestampName,
-			"Unix time at which the newest fully ingested finished build finished.", []string{j}, nil),
-		lastDuration: prometheus.NewDesc(lastBuildDurationName,
-			"Duration of the newest fully ingested finished build.", []string{j}, nil),
-		inFlight: prometheus.NewDesc(buildsInFlightName,
-			"Builds whose logs the exporter is still reading (started, or finished with logs not yet fully read).", []string{j}, nil),
+		records:       famRecords.desc(),
+		bytes:         famBytes.desc(),
+		actionDur:     famActionDur.desc(),
+		buildDur:      famBuildDur.desc(),
+		failures:      famFailures.desc(),
+		lastBuildNo:   famLastBuildNo.desc(),
+		jobInfo:       famJobInfo.desc(),
+		lastResult:    famLastResult.desc(),
+		lastTimestamp: famLastTimestamp.desc(),
+		lastDuration:  famLastDuration.desc(),
+		inFlight:      famInFlight.desc(),
 	}
 }
 
