@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/syncbuf"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
@@ -28,7 +29,7 @@ func runBinaryFor(t *testing.T, d time.Duration, args ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	_ = cmd.Run()
 	if ctx.Err() != nil {

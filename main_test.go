@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/syncbuf"
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
@@ -136,26 +137,9 @@ func TestStartWithBadConfigExits1(t *testing.T) {
 type exporter struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	url    string
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var listeningRE = regexp.MustCompile(`"msg":"Listening on","address":"([^"]+)"`)
@@ -172,7 +156,7 @@ func startBinary(t *testing.T, binary string, env []string, args ...string) *exp
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--web.listen-address=127.0.0.1:0", "--log.format=json"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	e := &exporter{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	e := &exporter{t: t, cmd: cmd, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = e.stderr
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(e.exited) }()

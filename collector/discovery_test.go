@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/syncbuf"
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
@@ -425,7 +426,7 @@ func (h *hangingAPI) buildRecord(ctx context.Context, id string, n int64) (*buil
 // and the end of the catch-up.
 func TestFirstRunLogs(t *testing.T) {
 	e := newEnv(t, envOpts{seed: 4, jobs: testJobs(3)})
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	o := e.discoveryOptions(tempState(t), &Discovery{})
 	o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 	c, reg := newCollector(t, o)
@@ -444,23 +445,6 @@ func TestFirstRunLogs(t *testing.T) {
 	if strings.Count(out, "caught up") != 1 {
 		t.Errorf("caught up logged %d times", strings.Count(out, "caught up"))
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestReadyAfterTheFirstRoundsPolls: Run's rounds do not wait for their
