@@ -1,7 +1,6 @@
 package codearts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/syncbuf"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -162,22 +162,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 }
 
 // logBuffer captures slog output (JSON, debug level) safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
