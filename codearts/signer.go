@@ -61,27 +61,48 @@ func (s Signer) Sign(req *http.Request, body []byte, now time.Time) error {
 	return s.sign(req, body, now)
 }
 
+// Signed header lists, lower-case and sorted, by what the Signer sends.
+var (
+	signedBase    = []string{"host", "x-sdk-date"}
+	signedProject = []string{"host", "x-project-id", "x-sdk-date"}
+	signedToken   = []string{"host", "x-sdk-date", "x-security-token"}
+	signedBoth    = []string{"host", "x-project-id", "x-sdk-date", "x-security-token"}
+)
+
 // sign is Sign for a request whose RawQuery is in canonical form already
 // (the Client builds it so once per call, not once per attempt and step).
+// It runs for every page read, so the canonical request and the string to
+// sign are built in stack buffers and hashed there, not as strings.
 func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
-	req.Header.Set(headerSdkDate, now.UTC().Format(sdkDateLayout))
-	signed := []string{"host", "x-sdk-date"}
+	var dateBuf [len(sdkDateLayout)]byte
+	date := string(now.UTC().AppendFormat(dateBuf[:0], sdkDateLayout))
+	req.Header[headerSdkDate] = []string{date}
+	signed, signedList := signedBase, "host;x-sdk-date"
 	if s.ProjectID != "" {
-		req.Header.Set(headerProject, s.ProjectID)
-		signed = append(signed, "x-project-id")
+		req.Header[headerProject] = []string{s.ProjectID}
+		signed, signedList = signedProject, "host;x-project-id;x-sdk-date"
 	}
 	if s.SecurityToken != "" {
-		req.Header.Set(headerSecToken, s.SecurityToken)
-		signed = append(signed, "x-security-token")
+		req.Header[headerSecToken] = []string{s.SecurityToken}
+		signed, signedList = signedToken, "host;x-sdk-date;x-security-token"
+		if s.ProjectID != "" {
+			signed, signedList = signedBoth, "host;x-project-id;x-sdk-date;x-security-token"
+		}
 	}
-	sort.Strings(signed)
-	cr, err := canonicalRequest(req, signed, body, req.URL.RawQuery)
+	var crBuf [1024]byte
+	cr, err := appendCanonicalRequest(crBuf[:0], req, signed, body, req.URL.RawQuery)
 	if err != nil {
 		return fmt.Errorf("codearts signer: %w", err)
 	}
-	sig := signature(s.SecretKey, stringToSign(req.Header.Get(headerSdkDate), cr))
-	req.Header.Set(headerAuth, signAlgorithm+" Access="+s.AccessKey+
-		", SignedHeaders="+strings.Join(signed, ";")+", Signature="+sig)
+	var stsBuf [128]byte
+	sts := appendStringToSign(stsBuf[:0], date, cr)
+	m := hmac.New(sha256.New, []byte(s.SecretKey))
+	m.Write(sts)
+	var sum [sha256.Size]byte
+	var sig [2 * sha256.Size]byte
+	hex.Encode(sig[:], m.Sum(sum[:0]))
+	req.Header[headerAuth] = []string{signAlgorithm + " Access=" + s.AccessKey +
+		", SignedHeaders=" + signedList + ", Signature=" + string(sig[:])}
 	return nil
 }
 
@@ -171,13 +192,18 @@ func parseAuthorization(v string) (access string, signed []string, sig string, e
 // canonicalRequest builds the six-part canonical request of docs/api-reference.md §11.1
 // step 2. signed must be lower-case and sorted, query canonical.
 func canonicalRequest(req *http.Request, signed []string, body []byte, query string) (string, error) {
-	var b strings.Builder
-	b.WriteString(strings.ToUpper(req.Method))
-	b.WriteByte('\n')
-	b.WriteString(canonicalURI(req.URL.Path))
-	b.WriteByte('\n')
-	b.WriteString(query)
-	b.WriteByte('\n')
+	b, err := appendCanonicalRequest(nil, req, signed, body, query)
+	return string(b), err
+}
+
+// appendCanonicalRequest appends canonicalRequest's text to b.
+func appendCanonicalRequest(b []byte, req *http.Request, signed []string, body []byte, query string) ([]byte, error) {
+	b = appendUpper(b, req.Method)
+	b = append(b, '\n')
+	b = appendCanonicalURI(b, req.URL.Path)
+	b = append(b, '\n')
+	b = append(b, query...)
+	b = append(b, '\n')
 	for _, h := range signed {
 		var v string
 		if h == "host" {
@@ -186,28 +212,67 @@ func canonicalRequest(req *http.Request, signed []string, body []byte, query str
 				v = req.URL.Host
 			}
 		} else {
-			vals := req.Header.Values(h)
+			vals := req.Header[canonicalHeaderKey(h)]
 			if len(vals) == 0 {
-				return "", fmt.Errorf("signed header %q missing", h)
+				return nil, fmt.Errorf("signed header %q missing", h)
 			}
-			v = strings.Join(vals, ",")
+			v = vals[0]
+			if len(vals) > 1 {
+				v = strings.Join(vals, ",")
+			}
 		}
-		b.WriteString(h)
-		b.WriteByte(':')
-		b.WriteString(strings.TrimSpace(v))
-		b.WriteByte('\n')
+		b = append(b, h...)
+		b = append(b, ':')
+		b = append(b, strings.TrimSpace(v)...)
+		b = append(b, '\n')
 	}
-	b.WriteByte('\n')
-	b.WriteString(strings.Join(signed, ";"))
-	b.WriteByte('\n')
+	b = append(b, '\n')
+	for i, h := range signed {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, h...)
+	}
+	b = append(b, '\n')
 	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
-	return b.String(), nil
+	return hex.AppendEncode(b, sum[:]), nil
+}
+
+// canonicalHeaderKey is http.CanonicalHeaderKey without its allocation for
+// the headers the Signer itself signs.
+func canonicalHeaderKey(h string) string {
+	switch h {
+	case "x-sdk-date":
+		return headerSdkDate
+	case "x-project-id":
+		return headerProject
+	case "x-security-token":
+		return headerSecToken
+	}
+	return http.CanonicalHeaderKey(h)
+}
+
+func appendUpper(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func stringToSign(date, canonical string) string {
-	sum := sha256.Sum256([]byte(canonical))
-	return signAlgorithm + "\n" + date + "\n" + hex.EncodeToString(sum[:])
+	return string(appendStringToSign(nil, date, []byte(canonical)))
+}
+
+func appendStringToSign(b []byte, date string, canonical []byte) []byte {
+	sum := sha256.Sum256(canonical)
+	b = append(b, signAlgorithm+"\n"...)
+	b = append(b, date...)
+	b = append(b, '\n')
+	return hex.AppendEncode(b, sum[:])
 }
 
 func signature(secret, sts string) string {
@@ -218,15 +283,23 @@ func signature(secret, sts string) string {
 
 // canonicalURI escapes every path segment and appends the signing-only '/'.
 func canonicalURI(path string) string {
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		segs[i] = escape(s)
+	return string(appendCanonicalURI(nil, path))
+}
+
+func appendCanonicalURI(b []byte, path string) []byte {
+	for {
+		seg, rest, more := strings.Cut(path, "/")
+		b = appendEscape(b, seg)
+		if !more {
+			break
+		}
+		b = append(b, '/')
+		path = rest
 	}
-	u := strings.Join(segs, "/")
-	if !strings.HasSuffix(u, "/") {
-		u += "/"
+	if len(b) == 0 || b[len(b)-1] != '/' {
+		b = append(b, '/')
 	}
-	return u
+	return b
 }
 
 // canonicalQuery encodes names and values with escape, keeps "name=" for
@@ -260,17 +333,18 @@ func canonicalQuery(q url.Values) string {
 // escape percent-encodes every byte except A-Z a-z 0-9 - _ . ~, with
 // upper-case hex digits (so space is %20, never '+').
 func escape(s string) string {
+	return string(appendEscape(make([]byte, 0, len(s)), s))
+}
+
+func appendEscape(b []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
+			b = append(b, c)
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 	}
-	return b.String()
+	return b
 }
