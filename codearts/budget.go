@@ -129,7 +129,7 @@ func (c *Client) waitTurn(ctx context.Context) error {
 			return err
 		}
 	}
-	c.m.byPriority.WithLabelValues(p.String()).Inc()
+	c.m.priority[p].Inc()
 	return nil
 }
 

@@ -242,9 +242,6 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	c.m.rateLimit.Set(float64(c.limiter.Limit()))
-	for p := range numPriorities {
-		c.m.byPriority.WithLabelValues(p.String())
-	}
 	return c, nil
 }
 
@@ -435,9 +432,8 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		hr.Body.Close()
 	}
 	elapsed := time.Since(start)
-	c.m.duration.WithLabelValues(cl.op).Observe(elapsed.Seconds())
 	if err != nil {
-		c.m.requests.WithLabelValues(cl.op, "error").Inc()
+		c.m.observe(cl.op, 0, elapsed)
 		if ctx.Err() != nil {
 			return nil, c.ctxError(cl, ctx.Err(), *attempts, nil), false
 		}
@@ -449,7 +445,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		c.log.Debug("CodeArts API call", "api", cl.op, "code", "error", "duration", elapsed, "err", e.Message)
 		return nil, e, false
 	}
-	c.m.requests.WithLabelValues(cl.op, strconv.Itoa(hr.StatusCode)).Inc()
+	c.m.observe(cl.op, hr.StatusCode, elapsed)
 	c.log.Debug("CodeArts API call", "api", cl.op, "code", hr.StatusCode, "duration", elapsed, "bytes", len(rb))
 	resp = &response{status: hr.StatusCode, header: hr.Header, body: rb, buf: buf}
 	if e := c.classify(cl, resp); e != nil {

@@ -3,6 +3,10 @@ package codearts
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,6 +32,46 @@ type selfMetrics struct {
 	throttled  *prometheus.CounterVec
 	rateLimit  prometheus.Gauge
 	byPriority *prometheus.CounterVec
+
+	// Children looked up once, not per request: every page read observes
+	// a duration and counts a 200 of its operation and one priority. They
+	// are created at first use, as WithLabelValues would, so that no
+	// operation shows series before it was called.
+	ops      map[string]*opMetrics // keys fixed by newSelfMetrics
+	priority [numPriorities]prometheus.Counter
+}
+
+// opMetrics are one operation's most used children.
+type opMetrics struct {
+	durationOnce, okOnce sync.Once
+	duration             prometheus.Observer
+	ok                   prometheus.Counter // requests with code 200
+}
+
+// observe records one attempt of operation op that got HTTP status code
+// (0: no answer, counted as code "error").
+func (m *selfMetrics) observe(op string, code int, elapsed time.Duration) {
+	om := m.ops[op]
+	if om == nil {
+		m.duration.WithLabelValues(op).Observe(elapsed.Seconds())
+		m.requests.WithLabelValues(op, codeLabel(code)).Inc()
+		return
+	}
+	om.durationOnce.Do(func() { om.duration = m.duration.WithLabelValues(op) })
+	om.duration.Observe(elapsed.Seconds())
+	if code != http.StatusOK {
+		m.requests.WithLabelValues(op, codeLabel(code)).Inc()
+		return
+	}
+	om.okOnce.Do(func() { om.ok = m.requests.WithLabelValues(op, "200") })
+	om.ok.Inc()
+}
+
+func codeLabel(code int) string {
+	if code == 0 {
+		return "error"
+	}
+	return strconv.Itoa(code)
 }
 
 // newSelfMetrics registers the self-metrics on reg (nil: not registered).
@@ -61,6 +105,7 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 		}, []string{"priority"}),
 	}
 	if reg == nil {
+		m.children()
 		return m, nil
 	}
 	var err error
@@ -82,7 +127,20 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 	if m.byPriority, err = register(reg, m.byPriority); err != nil {
 		return nil, err
 	}
+	m.children()
 	return m, nil
+}
+
+// children prepares ops and fills priority from the (possibly shared) vectors.
+func (m *selfMetrics) children() {
+	m.ops = map[string]*opMetrics{}
+	for _, op := range []string{OpShowActionInfo, OpShowConsoleInfo, OpShowRunningStatus, OpShowJobBuildRecordDetail,
+		OpShowBuildRecordFullStages, OpListBuildInfoRecordByJobID, OpListJob, OpIAMToken} {
+		m.ops[op] = &opMetrics{}
+	}
+	for p := range numPriorities {
+		m.priority[p] = m.byPriority.WithLabelValues(p.String())
+	}
 }
 
 func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
