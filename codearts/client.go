@@ -287,9 +287,14 @@ type call struct {
 }
 
 func (c *Client) newCall(op, path string, q url.Values) *call {
+	return c.newCallRaw(op, path, canonicalQuery(q))
+}
+
+// newCallRaw is newCall with the query in canonical form already.
+func (c *Client) newCallRaw(op, path, query string) *call {
 	u := *c.base
 	u.Path = c.base.Path + path
-	u.RawQuery = canonicalQuery(q)
+	u.RawQuery = query
 	return &call{op: op, method: http.MethodGet, url: &u}
 }
 

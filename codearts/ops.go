@@ -57,17 +57,28 @@ func (c *Client) ShowConsoleInfo(ctx context.Context, q LogQuery) (*LogChunk, er
 	return c.stepLog(ctx, OpShowConsoleInfo, "/v1/log/task/page", q, false)
 }
 
-func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size bool) (*LogChunk, error) {
-	v := url.Values{}
-	v.Set("job_id", q.JobID)
-	v.Set("build_no", strconv.FormatInt(q.BuildNo, 10))
-	v.Set("step_id", strconv.FormatInt(q.StepID, 10))
-	v.Set("start_offset", strconv.FormatInt(q.StartOffset, 10))
-	v.Set("end_offset", strconv.FormatInt(q.EndOffset, 10))
+// stepLogQuery is canonicalQuery of a step log query, written in its
+// sorted order directly: it is built for every page read.
+func stepLogQuery(q LogQuery, size bool) string {
+	b := make([]byte, 0, 96+3*len(q.JobID))
+	b = append(b, "build_no="...)
+	b = strconv.AppendInt(b, q.BuildNo, 10)
+	b = append(b, "&end_offset="...)
+	b = strconv.AppendInt(b, q.EndOffset, 10)
+	b = append(b, "&job_id="...)
+	b = appendEscape(b, q.JobID)
 	if size {
-		v.Set("size", "1000")
+		b = append(b, "&size=1000"...)
 	}
-	cl := c.newCall(op, path, v)
+	b = append(b, "&start_offset="...)
+	b = strconv.AppendInt(b, q.StartOffset, 10)
+	b = append(b, "&step_id="...)
+	b = strconv.AppendInt(b, q.StepID, 10)
+	return string(b)
+}
+
+func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size bool) (*LogChunk, error) {
+	cl := c.newCallRaw(op, path, stepLogQuery(q, size))
 	cl.jobID, cl.buildNo, cl.stepID, cl.hasStep = q.JobID, q.BuildNo, q.StepID, true
 	if e := cl.checkJob(); e != nil {
 		return nil, e

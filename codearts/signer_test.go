@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,28 @@ func TestEscape(t *testing.T) {
 	}
 	if got := canonicalQuery(url.Values{"b": {"2", "1"}, "A": {""}, "a": {"x y"}}); got != "A=&a=x%20y&b=1&b=2" {
 		t.Errorf("canonicalQuery = %q", got)
+	}
+}
+
+// stepLogQuery writes the canonical query by hand; it must be exactly what
+// canonicalQuery makes of the same parameters, or every page read fails
+// signature verification.
+func TestStepLogQueryIsCanonical(t *testing.T) {
+	for _, q := range []LogQuery{
+		{JobID: "0a1b2c3d4e5f", BuildNo: 1, StepID: 0, StartOffset: 0, EndOffset: 0},
+		{JobID: "job id/+代", BuildNo: 2147483647, StepID: 12, StartOffset: 123456789, EndOffset: 987654321},
+	} {
+		for _, size := range []bool{false, true} {
+			v := url.Values{"job_id": {q.JobID}, "build_no": {strconv.FormatInt(q.BuildNo, 10)},
+				"step_id": {strconv.FormatInt(q.StepID, 10)}, "start_offset": {strconv.FormatInt(q.StartOffset, 10)},
+				"end_offset": {strconv.FormatInt(q.EndOffset, 10)}}
+			if size {
+				v.Set("size", "1000")
+			}
+			if got, want := stepLogQuery(q, size), canonicalQuery(v); got != want {
+				t.Errorf("stepLogQuery(%+v, %v) = %q, want %q", q, size, got, want)
+			}
+		}
 	}
 }
 
