@@ -127,6 +127,29 @@ func TestConfigCheck(t *testing.T) {
 	require.Contains(t, stderr, webCfg+":")
 }
 
+// TestConfigCheckFromStdin: a config given through a pipe is checked like
+// a file (cat x.yml | codearts_build_exporter --config.check
+// --config.file=/dev/stdin); a directory is refused with a clear message.
+func TestConfigCheckFromStdin(t *testing.T) {
+	cfg := "codearts:\n  endpoint: https://cloudbuild-ext.cn-north-4.myhuaweicloud.com\n" +
+		"  project_id: 0123456789abcdef0123456789abcdef\n" +
+		"  auth:\n    access_key: AKSTDINEXAMPLE\n    secret_key: SKSTDINSECRETVALUE\n" +
+		"jobs:\n  - id: 0123456789abcdef0123456789abcdef\n    name: backend-ci\n"
+	code, stdout, stderr := runBinary(t, strings.NewReader(cfg), "--config.check", "--config.file=/dev/stdin")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "/dev/stdin: OK: 1 job, aksk authentication")
+	require.NotContains(t, stdout+stderr, "SKSTDINSECRETVALUE")
+
+	code, stdout, stderr = runBinary(t, strings.NewReader(cfg+"  - id: short\n"), "--config.check", "--config.file=/dev/stdin")
+	require.Equal(t, 1, code, stdout)
+	require.Contains(t, stderr, "/dev/stdin:10: jobs[1].id")
+
+	dir := t.TempDir()
+	code, _, stderr = runBinary(t, nil, "--config.check", "--config.file="+dir)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, dir+": cannot read config file: is a directory")
+}
+
 func TestStartWithBadConfigExits1(t *testing.T) {
 	code, _, stderr := runBinary(t, nil, "--config.file=config/testdata/bad-job-id.yml", "--web.listen-address=127.0.0.1:0")
 	require.Equal(t, 1, code)

@@ -291,32 +291,35 @@ const MaxFileBytes = 16 << 20
 const MaxSecretFileBytes = 64 << 10
 
 func load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	data, err := readBounded(path, MaxFileBytes)
+	data, err := readBounded(path, MaxFileBytes, false)
 	if err != nil {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("cannot read config file: %v", err)}}
 	}
 	return parse(path, data, lookupEnv)
 }
 
-// readBounded reads a regular file of at most limit bytes. Anything else
-// (a FIFO, a device such as /dev/zero, a directory, a bigger file) is an
-// error rather than a hang or unbounded memory.
-func readBounded(name string, limit int64) ([]byte, error) {
+// readBounded reads at most limit bytes from the file name; more is an
+// error. With regularOnly, anything but a regular file is refused before it
+// is opened (opening a FIFO blocks until a writer comes, and a device may
+// never end): that is for *_file secrets. The config file may also be a
+// pipe (--config.file=/dev/stdin for --config.check), but not a directory.
+func readBounded(name string, limit int64, regularOnly bool) ([]byte, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
-	if !fi.Mode().IsRegular() {
-		// Checked before opening: opening a FIFO blocks until a writer comes.
-		return nil, errNotRegular
+	if err := checkKind(fi, regularOnly); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, errNotRegular
+	if fi, err := f.Stat(); err != nil {
+		return nil, unwrapPathError(err)
+	} else if err := checkKind(fi, regularOnly); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
@@ -328,6 +331,16 @@ func readBounded(name string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+func checkKind(fi os.FileInfo, regularOnly bool) error {
+	switch {
+	case fi.IsDir():
+		return errIsDir
+	case regularOnly && !fi.Mode().IsRegular():
+		return errNotRegular
+	}
+	return nil
+}
+
 func byteSize(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
@@ -335,7 +348,10 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-var errNotRegular = errors.New("not a regular file")
+var (
+	errNotRegular = errors.New("not a regular file")
+	errIsDir      = errors.New("is a directory")
+)
 
 // firstAlias returns the first alias node of the tree, without following
 // any alias.
@@ -754,7 +770,7 @@ func readSecretFile(dir, name string) (string, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(dir, name)
 	}
-	b, err := readBounded(name, MaxSecretFileBytes)
+	b, err := readBounded(name, MaxSecretFileBytes, true)
 	if err != nil {
 		return "", fmt.Errorf("cannot read %s: %v", name, err)
 	}

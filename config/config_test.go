@@ -412,6 +412,35 @@ func TestAliasesRejectedCheaply(t *testing.T) {
 	}
 }
 
+// TestConfigFileKinds: the config file may be a pipe (read up to
+// MaxFileBytes), but not a directory; an endless device is cut off at the
+// bound instead of being read forever.
+func TestConfigFileKinds(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("testdata", "good.yml"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "config.yml")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	// good.yml's secret_key_file is relative to the config's directory.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret_key.txt"), []byte("SKFROMFILE\n"), 0o600))
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		_, _ = f.Write(good)
+		_ = f.Close()
+	}()
+	cfg, err := load(fifo, noEnv)
+	require.NoError(t, err)
+	require.Len(t, cfg.Jobs, 3)
+
+	_, err = load("/dev/zero", noEnv)
+	require.ErrorContains(t, err, "/dev/zero: cannot read config file: larger than 16 MiB")
+	_, err = load(dir, noEnv)
+	require.ErrorContains(t, err, dir+": cannot read config file: is a directory")
+}
+
 // TestSecretFileLimits: a *_file secret is read from a regular file only,
 // and at most 64 KiB of it.
 func TestSecretFileLimits(t *testing.T) {
@@ -426,7 +455,7 @@ func TestSecretFileLimits(t *testing.T) {
 		{big, "larger than 64 KiB"},
 		{fifo, "not a regular file"},
 		{"/dev/zero", "not a regular file"},
-		{dir, "not a regular file"},
+		{dir, "is a directory"},
 	} {
 		done := make(chan error, 1)
 		go func() { _, err := readSecretFile(dir, c.file); done <- err }()
