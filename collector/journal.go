@@ -56,14 +56,6 @@ const (
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
-type journalHeader struct {
-	Format        string    `json:"format"`
-	Version       int       `json:"version"`
-	WrittenAt     time.Time `json:"written_at"`
-	ActionBuckets []float64 `json:"action_duration_buckets"`
-	BuildBuckets  []float64 `json:"build_duration_buckets"`
-}
-
 type journalRecord struct {
 	Job   string     `json:"job"`
 	Entry *jobLedger `json:"entry"`
@@ -93,13 +85,7 @@ func putChecksum(line []byte, sum uint32) {
 // encodeJournal serialises the whole ledger as a compacted journal. It also
 // returns the length of each job's line.
 func encodeJournal(l *ledger, now time.Time) ([]byte, map[string]int64, error) {
-	buf, err := appendJournalLine(nil, journalHeader{
-		Format:        stateFormat,
-		Version:       stateVersionJournal,
-		WrittenAt:     now.UTC().Truncate(time.Second),
-		ActionBuckets: metrics.ActionDurationBuckets,
-		BuildBuckets:  metrics.BuildDurationBuckets,
-	})
+	buf, err := appendJournalLine(nil, newStateHeader(stateVersionJournal, now))
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -141,7 +127,7 @@ type journalStats struct {
 func decodeJournal(data []byte) (*ledger, []string, journalStats, error) {
 	st := journalStats{live: map[string]int64{}}
 	l := &ledger{Jobs: map[string]*jobLedger{}}
-	var hdr journalHeader
+	var hdr stateHeader
 	lineNo := 0
 	for off := 0; off < len(data); {
 		nl := bytes.IndexByte(data[off:], '\n')

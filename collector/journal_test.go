@@ -235,7 +235,7 @@ func TestStateFileFormat1IsMigrated(t *testing.T) {
 func TestJournalOtherBucketsAreRewritten(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state")
 	fewer := metrics.BuildDurationBuckets[:len(metrics.BuildDurationBuckets)-1] // the largest bound dropped
-	data, err := appendJournalLine(nil, journalHeader{Format: stateFormat, Version: stateVersionJournal,
+	data, err := appendJournalLine(nil, stateHeader{Format: stateFormat, Version: stateVersionJournal,
 		ActionBuckets: metrics.ActionDurationBuckets, BuildBuckets: fewer})
 	if err != nil {
 		t.Fatal(err)

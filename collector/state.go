@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 )
 
 // State file format 1 (docs/collector.md, "The state file"), read to
@@ -30,14 +32,30 @@ const (
 	stateVersion = 1
 )
 
+// stateHeader opens every state file: format 2's first line and, with the
+// jobs, format 1's whole object. The bucket lists are the ones the
+// histograms were written with, so that a file from an exporter with other
+// buckets is re-bucketed on load.
+type stateHeader struct {
+	Format        string    `json:"format"`
+	Version       int       `json:"version"`
+	WrittenAt     time.Time `json:"written_at"`
+	ActionBuckets []float64 `json:"action_duration_buckets"`
+	BuildBuckets  []float64 `json:"build_duration_buckets"`
+}
+
+// newStateHeader is the header this exporter writes for format version.
+func newStateHeader(version int, now time.Time) stateHeader {
+	return stateHeader{Format: stateFormat, Version: version, WrittenAt: now.UTC().Truncate(time.Second),
+		ActionBuckets: metrics.ActionDurationBuckets, BuildBuckets: metrics.BuildDurationBuckets}
+}
+
+// stateEnvelope is a format 1 file: the header and every job in one JSON
+// object. It is only read now, to migrate it.
 type stateEnvelope struct {
-	Format        string          `json:"format"`
-	Version       int             `json:"version"`
-	WrittenAt     time.Time       `json:"written_at"`
-	ActionBuckets []float64       `json:"action_duration_buckets"`
-	BuildBuckets  []float64       `json:"build_duration_buckets"`
-	JobsSHA256    string          `json:"jobs_sha256"`
-	Jobs          json.RawMessage `json:"jobs"`
+	stateHeader
+	JobsSHA256 string          `json:"jobs_sha256"`
+	Jobs       json.RawMessage `json:"jobs"`
 }
 
 // StateFileError is returned by New when the state file exists but cannot be

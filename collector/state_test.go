@@ -42,11 +42,8 @@ func encodeState(l *ledger, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(raw)
-	out, err := json.Marshal(stateEnvelope{
-		Format: stateFormat, Version: stateVersion, WrittenAt: now.UTC().Truncate(time.Second),
-		ActionBuckets: metrics.ActionDurationBuckets, BuildBuckets: metrics.BuildDurationBuckets,
-		JobsSHA256: hex.EncodeToString(sum[:]), Jobs: raw,
-	})
+	out, err := json.Marshal(stateEnvelope{stateHeader: newStateHeader(stateVersion, now),
+		JobsSHA256: hex.EncodeToString(sum[:]), Jobs: raw})
 	return append(out, '\n'), err
 }
 
