@@ -7,7 +7,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
-	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
 // Families derived from the ledger that are not among README.md's fixed families; the table
@@ -22,8 +21,7 @@ const (
 var allResults = []string{metrics.ResultSuccess, metrics.ResultFailure, metrics.ResultAborted, metrics.ResultUnknown}
 
 // family is one ledger-derived family: its name, help, type and variable
-// labels in the order its values are given. Collect (through descs) and
-// Gatherer (gather.go) both build from these, so the two agree.
+// labels in the order its values are given.
 type family struct {
 	name, help string
 	typ        dto.MetricType
@@ -58,122 +56,55 @@ var (
 		dto.MetricType_GAUGE, []string{metrics.LabelJobName}}
 )
 
-// descs are the descriptors of the ledger-derived families.
-type descs struct {
-	records, bytes, actionDur, buildDur, failures, lastBuildNo, jobInfo *prometheus.Desc
-	lastResult, lastTimestamp, lastDuration, inFlight                   *prometheus.Desc
-}
+// ledgerFams are the ledger-derived families.
+var ledgerFams = []*family{&famJobInfo, &famBytes, &famRecords, &famActionDur, &famBuildDur, &famFailures,
+	&famLastBuildNo, &famLastResult, &famLastTimestamp, &famLastDuration, &famInFlight}
+
+// descs are the descriptors of the ledger-derived families, by name.
+type descs map[string]*prometheus.Desc
 
 func newDescs() descs {
-	return descs{
-		records:       famRecords.desc(),
-		bytes:         famBytes.desc(),
-		actionDur:     famActionDur.desc(),
-		buildDur:      famBuildDur.desc(),
-		failures:      famFailures.desc(),
-		lastBuildNo:   famLastBuildNo.desc(),
-		jobInfo:       famJobInfo.desc(),
-		lastResult:    famLastResult.desc(),
-		lastTimestamp: famLastTimestamp.desc(),
-		lastDuration:  famLastDuration.desc(),
-		inFlight:      famInFlight.desc(),
+	d := descs{}
+	for _, f := range ledgerFams {
+		d[f.name] = f.desc()
 	}
-}
-
-func (d descs) describe(ch chan<- *prometheus.Desc) {
-	for _, x := range []*prometheus.Desc{d.records, d.bytes, d.actionDur, d.buildDur, d.failures, d.lastBuildNo, d.jobInfo,
-		d.lastResult, d.lastTimestamp, d.lastDuration, d.inFlight} {
-		ch <- x
-	}
+	return d
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	c.descs.describe(ch)
+	for _, f := range ledgerFams {
+		ch <- c.descs[f.name]
+	}
 	c.self.describe(ch)
 }
 
-// Collect implements prometheus.Collector. Every codearts_build_* value comes
-// from one published ledger snapshot, which is never ahead of the state file.
-// Only the jobs in the current configuration are exported.
+// Collect implements prometheus.Collector, for programs that register the
+// Collector instead of serving Gatherer: it sends the metrics of the
+// families Gatherer serves (ledgerFamilies), built once from one published
+// ledger snapshot, which is never ahead of the state file. Only the jobs in
+// the current configuration are exported.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.published.Load()
-	for _, j := range c.exported() {
-		c.collectJob(ch, j, snap.Jobs[j.Name])
+	for _, mf := range c.ledgerFamilies() {
+		d := c.descs[mf.GetName()]
+		for _, m := range mf.Metric {
+			ch <- builtMetric{d, m}
+		}
 	}
 	c.self.collect(ch)
 }
 
-func (c *Collector) collectJob(ch chan<- prometheus.Metric, j Job, jl *jobLedger) {
-	d := &c.descs
-	name := j.Name
-	ch <- constMetric(d.jobInfo, prometheus.GaugeValue, 1, name, j.ID)
-	if jl == nil {
-		ch <- constMetric(d.bytes, prometheus.CounterValue, 0, name)
-		return
-	}
-	ch <- constMetric(d.bytes, prometheus.CounterValue, float64(jl.Bytes), name)
-	for _, action := range sortedKeys(jl.Records) {
-		rc := jl.Records[action]
-		for s := range parser.NumSources {
-			for l := range parser.NumLevels {
-				if rc[s][l] == 0 {
-					continue
-				}
-				ch <- constMetric(d.records, prometheus.CounterValue, float64(rc[s][l]),
-					name, action, parser.Source(s).String(), parser.Level(l).String())
-			}
-		}
-	}
-	for _, action := range sortedKeys(jl.ActionDur) {
-		byResult := jl.ActionDur[action]
-		for _, r := range sortedKeys(byResult) {
-			h := byResult[r]
-			ch <- constHistogram(d.actionDur, h, metrics.ActionDurationBuckets, name, action, r)
-		}
-	}
-	for _, r := range sortedKeys(jl.BuildDur) {
-		ch <- constHistogram(d.buildDur, jl.BuildDur[r], metrics.BuildDurationBuckets, name, r)
-	}
-	for _, action := range sortedKeys(jl.Failures) {
-		byCat := jl.Failures[action]
-		for _, cat := range sortedKeys(byCat) {
-			ch <- constMetric(d.failures, prometheus.CounterValue, float64(byCat[cat]), name, action, cat)
-		}
-	}
-	if jl.LastBuildNo > 0 && jl.JobID == j.ID {
-		ch <- constMetric(d.lastBuildNo, prometheus.GaugeValue, float64(jl.LastBuildNo), name)
-	}
-	if lb := jl.LastBuild; lb != nil && jl.JobID == j.ID {
-		for _, r := range allResults {
-			v := 0.0
-			if r == lb.Result {
-				v = 1
-			}
-			ch <- constMetric(d.lastResult, prometheus.GaugeValue, v, name, r)
-		}
-		if lb.FinishedMs > 0 {
-			ch <- constMetric(d.lastTimestamp, prometheus.GaugeValue, float64(lb.FinishedMs)/1000, name)
-		}
-		ch <- constMetric(d.lastDuration, prometheus.GaugeValue, float64(lb.DurationMs)/1000, name)
-	}
-	ch <- constMetric(d.inFlight, prometheus.GaugeValue, float64(len(jl.Builds)), name)
+// builtMetric is a prometheus.Metric for a dto.Metric ledgerFamilies built.
+type builtMetric struct {
+	desc *prometheus.Desc
+	m    *dto.Metric
 }
 
-func constMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
-	m, err := prometheus.NewConstMetric(d, t, v, labels...)
-	if err != nil {
-		return prometheus.NewInvalidMetric(d, err)
-	}
-	return m
-}
+func (b builtMetric) Desc() *prometheus.Desc { return b.desc }
 
-func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, labels ...string) prometheus.Metric {
-	m, err := prometheus.NewConstHistogram(d, h.Count, float64(h.SumMs)/1000, h.cumulative(bounds), labels...)
-	if err != nil {
-		return prometheus.NewInvalidMetric(d, err)
-	}
-	return m
+func (b builtMetric) Write(out *dto.Metric) error {
+	out.Label, out.Counter, out.Gauge, out.Histogram = b.m.Label, b.m.Counter, b.m.Gauge, b.m.Histogram
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -180,8 +180,9 @@ func strPtr(s string) *string {
 	return new(s)
 }
 
-// ledgerFamilies builds the same series as Collect's collectJob, from the
-// same published snapshot and exported jobs, as sorted metric families.
+// ledgerFamilies builds the series of every exported job from one
+// published snapshot, as sorted metric families (Gatherer serves them,
+// Collect sends them to a Registry).
 func (c *Collector) ledgerFamilies() []*dto.MetricFamily {
 	snap := c.published.Load()
 	var (

@@ -100,7 +100,10 @@ func scrapeAs(t *testing.T, h http.Handler, accept string) string {
 
 // Gatherer serves exactly what a Registry with the Collector registered
 // serves, in the text and the OpenMetrics format, next to other registries
-// whose family names sort before, between and after the ledger's.
+// whose family names sort before, between and after the ledger's. Both
+// come from ledgerFamilies; the Registry checks every metric's consistency
+// and sorts the families and their metrics itself, so a family built
+// unsorted, invalid or twice shows up as a difference or an error.
 func TestGathererMatchesRegistry(t *testing.T) {
 	c := richCollector(t)
 	other := prometheus.NewRegistry()
