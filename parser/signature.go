@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,39 +39,50 @@ type Signature struct {
 // Signatures groups records into templates. The zero value is not usable;
 // use NewSignatures.
 type Signatures struct {
-	groups map[sigKey][]*Signature
+	// groups are the templates by first token, in order of creation;
+	// only those with the same token count are compared.
+	groups map[string][]*Signature
 	all    []*Signature
 	// Other counts the records that matched no template once
 	// MaxSignatures templates existed.
 	Other int64
-}
-
-type sigKey struct {
-	n     int
-	first string
+	buf   []byte // Add's template
 }
 
 // NewSignatures returns an empty set of templates.
 func NewSignatures() *Signatures {
-	return &Signatures{groups: map[sigKey][]*Signature{}}
+	return &Signatures{groups: map[string][]*Signature{}}
 }
 
 // Add groups the first line of msg, a record starting at line.
 func (s *Signatures) Add(msg []byte, line int64) {
-	if i := bytes.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = msg[:i]
-	}
-	toks := sigTokens(msg)
-	if len(toks) == 0 {
+	var n int
+	s.buf, n = appendTemplate(s.buf[:0], msg)
+	s.addTemplate(s.buf, n, line)
+}
+
+// addTemplate groups a record whose template (appendTemplate) is tpl, of n
+// tokens. It allocates only for a new or changed template.
+func (s *Signatures) addTemplate(tpl []byte, n int, line int64) {
+	if n == 0 {
 		return
 	}
-	key := sigKey{len(toks), toks[0]}
+	first := tpl
+	if i := bytes.IndexByte(tpl, ' '); i >= 0 {
+		first = tpl[:i]
+	}
+	group := s.groups[string(first)]
 	var best *Signature
 	bestSim := 0
-	for _, g := range s.groups[key] {
+	for _, g := range group {
+		if len(g.tokens) != n {
+			continue
+		}
 		sim := 0
-		for i, t := range toks {
-			if g.tokens[i] == t {
+		for i, rest := 0, tpl; i < n; i++ {
+			var t []byte
+			t, rest = nextToken(rest)
+			if g.tokens[i] == string(t) {
 				sim++
 			}
 		}
@@ -78,10 +90,12 @@ func (s *Signatures) Add(msg []byte, line int64) {
 			best, bestSim = g, sim
 		}
 	}
-	if best != nil && 2*bestSim >= len(toks) {
+	if best != nil && 2*bestSim >= n {
 		changed := false
-		for i, t := range toks {
-			if best.tokens[i] != t && best.tokens[i] != sigMask {
+		for i, rest := 0, tpl; i < n; i++ {
+			var t []byte
+			t, rest = nextToken(rest)
+			if best.tokens[i] != string(t) && best.tokens[i] != sigMask {
 				best.tokens[i], changed = sigMask, true
 			}
 		}
@@ -95,9 +109,18 @@ func (s *Signatures) Add(msg []byte, line int64) {
 		s.Other++
 		return
 	}
-	sig := &Signature{Template: strings.Join(toks, " "), Count: 1, FirstLine: line, tokens: toks}
-	s.groups[key] = append(s.groups[key], sig)
+	t := string(tpl)
+	sig := &Signature{Template: t, Count: 1, FirstLine: line, tokens: strings.Split(t, " ")}
+	s.groups[sig.tokens[0]] = append(group, sig)
 	s.all = append(s.all, sig)
+}
+
+// nextToken splits the first token off a template.
+func nextToken(tpl []byte) (tok, rest []byte) {
+	if i := bytes.IndexByte(tpl, ' '); i >= 0 {
+		return tpl[:i], tpl[i+1:]
+	}
+	return tpl, nil
 }
 
 // Top returns the n templates with the most records, most first (ties: the
@@ -114,27 +137,107 @@ func (s *Signatures) Top(n int) ([]Signature, int) {
 	return out, len(s.all)
 }
 
-// sigTokens splits a line into at most maxSigTokens tokens, masking the
-// variable ones.
-func sigTokens(line []byte) []string {
-	fields := strings.Fields(strings.ToValidUTF8(string(line), "\uFFFD"))
-	if len(fields) > maxSigTokens {
-		fields = append(fields[:maxSigTokens-1], sigMask)
+// appendTemplate appends the template of the first line of msg to dst and
+// returns it with its number of tokens: the line, with invalid UTF-8
+// replaced by U+FFFD, split at white space (unicode.IsSpace) into at most
+// maxSigTokens tokens (a longer line's last one is <*>), the variable
+// tokens masked as <*>, joined by one space. It is one pass over the line
+// that allocates nothing once dst is large enough.
+func appendTemplate(dst, msg []byte) ([]byte, int) {
+	if i := bytes.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
 	}
-	for i, f := range fields {
-		if variableToken(f) {
-			fields[i] = sigMask
+	var (
+		n        int  // tokens started
+		start    = -1 // start of the current token in dst, -1 between tokens
+		variable bool // the current token holds a digit or a path separator
+		nonASCII bool // ... or a character outside ASCII
+		invalid  bool // the last character was invalid UTF-8
+	)
+	endToken := func() {
+		if start < 0 {
+			return
 		}
+		if l := len(dst) - start; variable || l > maxSigToken || nonASCII && l > maxSigToken/2 {
+			dst = append(dst[:start], sigMask...)
+		}
+		start = -1
 	}
-	return fields
-}
-
-// variableToken reports whether a token is likely to differ between two
-// records of the same kind: it holds a digit (counts, times, ids, line
-// numbers), a path or URL separator, or is very long.
-func variableToken(t string) bool {
-	if len(t) > maxSigToken || utf8.RuneCountInString(t) != len(t) && len(t) > maxSigToken/2 {
+	// beginToken starts a token, reporting false when the line has more
+	// than maxSigTokens: the last one is then <*> and the template done.
+	beginToken := func() bool {
+		if start >= 0 {
+			return true
+		}
+		if n == maxSigTokens {
+			dst = append(dst[:len(dst)-len(lastToken(dst))], sigMask...)
+			return false
+		}
+		if n > 0 {
+			dst = append(dst, ' ')
+		}
+		n++
+		start, variable, nonASCII = len(dst), false, false
 		return true
 	}
-	return strings.ContainsAny(t, "0123456789/\\")
+	for i := 0; i < len(msg); {
+		c := msg[i]
+		if c < utf8.RuneSelf {
+			i++
+			invalid = false
+			if asciiSpace[c] {
+				endToken()
+				continue
+			}
+			if !beginToken() {
+				return dst, n
+			}
+			variable = variable || sigVariable[c]
+			dst = append(dst, c)
+			continue
+		}
+		r, size := utf8.DecodeRune(msg[i:])
+		if r == utf8.RuneError && size == 1 {
+			i++
+			if invalid {
+				continue // a run of invalid bytes is one U+FFFD
+			}
+			invalid = true
+			if !beginToken() {
+				return dst, n
+			}
+			nonASCII = true
+			dst = append(dst, "\uFFFD"...)
+			continue
+		}
+		invalid = false
+		if unicode.IsSpace(r) {
+			endToken()
+			i += size
+			continue
+		}
+		if !beginToken() {
+			return dst, n
+		}
+		nonASCII = true
+		dst = append(dst, msg[i:i+size]...)
+		i += size
+	}
+	endToken()
+	return dst, n
 }
+
+// lastToken is the last token of a template.
+func lastToken(tpl []byte) []byte {
+	return tpl[bytes.LastIndexByte(tpl, ' ')+1:]
+}
+
+var (
+	asciiSpace  = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+	sigVariable = func() (t [utf8.RuneSelf]bool) {
+		for _, c := range "0123456789/\\" {
+			t[c] = true
+		}
+		return t
+	}()
+)

@@ -1,9 +1,11 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSignaturesGroupVariants(t *testing.T) {
@@ -61,4 +63,45 @@ func TestSignaturesBounded(t *testing.T) {
 			t.Errorf("template of %d tokens", len(sig.tokens))
 		}
 	}
+}
+
+// sigTokensByFields is the definition appendTemplate implements in one
+// pass: strings.Fields over the line made valid UTF-8, at most
+// maxSigTokens tokens, variable ones masked.
+func sigTokensByFields(line []byte) []string {
+	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(strings.ToValidUTF8(string(line), "\uFFFD"))
+	if len(fields) > maxSigTokens {
+		fields = append(fields[:maxSigTokens-1], sigMask)
+	}
+	for i, f := range fields {
+		if len(f) > maxSigToken || utf8.RuneCountInString(f) != len(f) && len(f) > maxSigToken/2 ||
+			strings.ContainsAny(f, "0123456789/\\") {
+			fields[i] = sigMask
+		}
+	}
+	return fields
+}
+
+// FuzzSignatureTemplate: appendTemplate gives the tokens of the definition,
+// joined by one space, for any line.
+func FuzzSignatureTemplate(f *testing.F) {
+	for _, s := range []string{
+		"", " ", "[ERROR] Failed to execute cases for env_id: cann_A2_device_1, retry 3",
+		"\xff\xfe x\xffy \u00a0nbsp\u3000ideographic\u0085nel\u2028",
+		"编译失败 " + strings.Repeat("错", 9) + " " + strings.Repeat("a", 49) + " " + strings.Repeat("b", 48),
+		strings.Repeat("t ", 31) + "last", strings.Repeat("t ", 32) + "over", strings.Repeat("t ", 33),
+		"\xef\xbf\xbd\xff\xef\xbf\xbd tab\tsep\vvt\ffeed\rcr",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		want := sigTokensByFields(line)
+		got, n := appendTemplate([]byte("kept "), line)
+		if string(got) != "kept "+strings.Join(want, " ") || n != len(want) {
+			t.Fatalf("appendTemplate(%q) = %q, %d tokens; want %q", line, got[5:], n, want)
+		}
+	})
 }
