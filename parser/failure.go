@@ -221,40 +221,71 @@ func (c *FailureClassifier) Record(r *Record) {
 // RecordAt feeds the next record of the run, which starts at line (for a
 // run that is part of a larger log).
 func (c *FailureClassifier) RecordAt(r *Record, line int64) {
-	st := &c.st
-	st.Seq++
+	o := c.rules.observe(r, &c.cls)
+	c.apply(&o, line)
+}
+
+// failureObs is what one record shows a failure classifier, whatever the
+// classifier's state: the pure half of RecordAt, which analyze computes on
+// worker goroutines (see Analyzer.ReadLog) before applying the stateful
+// half in log order.
+type failureObs struct {
+	// evidence is set when the record is a failure point: of level error
+	// or matching rule (-1: none). The other fields are set only then.
+	evidence bool
+	isErr    bool
+	rule     int32
+	text     string // evidenceText of the message
+	code     string // codeIn(text)
+	exitCode string // exitCodeIn(text)
+}
+
+// observe classifies one record against the rules. It is safe for
+// concurrent use with one scratch per goroutine.
+func (f *FailureRules) observe(r *Record, cls *classifyScratch) failureObs {
 	msg := r.Message
 	switch {
 	case r.Source == SourceOutput && isXtrace(msg):
-		return // "+ echo 'No space left'" is the command, not its outcome
+		return failureObs{} // "+ echo 'No space left'" is the command, not its outcome
 	case r.Source == SourcePlatform && r.Level > LevelWarning:
 		// CodeArts' own info and debug lines are progress and echo the
 		// step's script ("command:...", "input json :{...}"): not evidence.
-		return
+		return failureObs{}
 	}
-	rule := c.rules.m.match(msg, &c.cls)
+	rule := f.m.match(msg, cls)
 	isErr := r.Level == LevelError
 	if rule < 0 && !isErr {
-		return
+		return failureObs{}
 	}
 	text := evidenceText(msg)
+	return failureObs{evidence: true, isErr: isErr, rule: int32(rule), text: text, code: codeIn(text), exitCode: exitCodeIn(text)}
+}
+
+// apply feeds the classifier the observation of its next record, which
+// starts at line.
+func (c *FailureClassifier) apply(o *failureObs, line int64) {
+	st := &c.st
+	st.Seq++
+	if !o.evidence {
+		return
+	}
 	st.Point, st.PointLine = st.Seq, line
-	if code := codeIn(text); code != "" && (isErr || rule >= 0) {
-		st.Code = code
+	if o.code != "" {
+		st.Code = o.code
 	}
-	if ec := exitCodeIn(text); ec != "" {
-		st.ExitCode = ec
+	if o.exitCode != "" {
+		st.ExitCode = o.exitCode
 	}
-	if isErr {
-		st.Errors = append(st.Errors, Evidence{Line: line, Text: text})
+	if o.isErr {
+		st.Errors = append(st.Errors, Evidence{Line: line, Text: o.text})
 		if len(st.Errors) > maxErrorLines {
 			st.Errors = slices.Delete(st.Errors, 0, len(st.Errors)-maxErrorLines)
 		}
 	}
-	if rule >= 0 {
-		name := c.rules.cfg[rule].Name
+	if o.rule >= 0 {
+		name := c.rules.cfg[o.rule].Name
 		st.Hits = slices.DeleteFunc(st.Hits, func(h FailureHit) bool { return h.Rule == name })
-		st.Hits = append(st.Hits, FailureHit{Rule: name, Seq: st.Seq, Line: line, Text: text})
+		st.Hits = append(st.Hits, FailureHit{Rule: name, Seq: st.Seq, Line: line, Text: o.text})
 	}
 	// Hits older than the window can never be near the failure point.
 	st.Hits = slices.DeleteFunc(st.Hits, func(h FailureHit) bool { return h.Seq < st.Point-FailureWindow })
