@@ -216,12 +216,22 @@ type Analyzer struct {
 	jobLoose *FailureClassifier
 	sigs     *Signatures
 	hasZone  bool
+	rules    *Rules
+	// one and fcls summarise the records of the sequential path (Write).
+	one  summaryBlock
+	fcls classifyScratch
+	// blockSize and workers tune ReadLog (0: the defaults); tests set
+	// them.
+	blockSize, workers int
 }
 
 // NewAnalyzer returns an Analyzer that classifies tool output with rules
 // (nil means DefaultRules()).
 func NewAnalyzer(rules *Rules) *Analyzer {
-	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}}
+	if rules == nil {
+		rules = DefaultRules()
+	}
+	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}, rules: rules}
 	z.stream = NewStream(rules, z.record)
 	z.frules = DefaultFailureRules()
 	z.sigs = NewSignatures()
@@ -298,57 +308,156 @@ func (z *Analyzer) Finish() *Analysis {
 	return a
 }
 
+// record analyses one record of the sequential path (Write).
 func (z *Analyzer) record(r *Record) {
+	b := &z.one
+	b.reset()
+	b.zoneDone = z.hasZone
+	b.summarize(r, z.frules, &z.fcls)
+	z.apply(&b.recs[0], b)
+}
+
+// recordSummary is what the in-order part of the analysis (apply) needs of
+// one record, computed from the record alone by summarize. Its slices alias
+// the text the record was parsed from.
+type recordSummary struct {
+	ms        int64
+	lines     int32 // '\n' in Raw
+	obs       int32 // index of the failure observation in its block, -1: no evidence
+	statusLen int32 // length of the word after "Finished: " at the start of msg, 0 if none
+	tplOff    int32 // the signature template of an error record: tpl[tplOff:tplEnd] ...
+	tplEnd    int32
+	ntok      int32 // ... of ntok tokens
+	zoneOff   int32 // GMT offset, when zone
+	zone      bool
+	hasTime   bool
+	nonEmpty  bool
+	lastByte  byte
+	source    Source
+	level     Level
+	// Markers, for a platform record with a tag.
+	start, end, fail bool
+	failExit         bool   // a non-zero "exit code N"
+	tag              []byte // the TAG of a platform record
+	msg              []byte // the message of an error record or a Finished line
+}
+
+// summaryBlock holds the summaries of consecutive records and what they
+// refer to.
+type summaryBlock struct {
+	recs []recordSummary
+	obs  []failureObs
+	tpl  []byte
+	// zoneDone is set once a record's GMT offset was found: later records
+	// need not look for theirs.
+	zoneDone bool
+}
+
+func (b *summaryBlock) reset() {
+	b.recs, b.obs, b.tpl, b.zoneDone = b.recs[:0], b.obs[:0], b.tpl[:0], false
+}
+
+// summarize appends the summary of r. It depends on r alone (and on the
+// immutable rules), so blocks of records can be summarised concurrently.
+func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
+	msg := r.Message
+	s := recordSummary{
+		ms: r.UnixMilli, lines: int32(bytes.Count(r.Raw, []byte{'\n'})), obs: -1,
+		hasTime: r.HasTime, nonEmpty: len(r.Raw) > 0, source: r.Source, level: r.Level,
+	}
+	if s.nonEmpty {
+		s.lastByte = r.Raw[len(r.Raw)-1]
+	}
+	if r.HasTime && !b.zoneDone {
+		off, ok := prefixOffset(r.Raw)
+		s.zoneOff, s.zone, b.zoneDone = int32(off), ok, ok
+	}
+	if r.Source == SourcePlatform && len(r.Tag) > 0 {
+		s.tag = r.Tag
+		if mayHaveMarker(msg) {
+			s.start = containsAny(msg, startMarkers)
+			s.fail = containsAny(msg, failMarkers)
+			s.end = s.fail || containsAny(msg, endMarkers)
+		}
+	}
+	// Whether it fails a run matters only when the other two reasons do not.
+	s.failExit = !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail && hasFailingExitCode(msg)
+	if r.Level == LevelError {
+		s.msg = msg
+		off := len(b.tpl)
+		var n int
+		b.tpl, n = appendTemplate(b.tpl, msg)
+		s.tplOff, s.tplEnd, s.ntok = int32(off), int32(len(b.tpl)), int32(n)
+	}
+	if r.Source == SourceOutput && bytes.HasPrefix(msg, finishedPrefix) {
+		rest := msg[len(finishedPrefix):]
+		n := 0
+		for n < len(rest) && isASCIILetter(rest[n]) {
+			n++
+		}
+		if n > 0 {
+			s.msg, s.statusLen = msg, int32(n)
+		}
+	}
+	if o := frules.observe(r, cls); o.evidence {
+		s.obs = int32(len(b.obs))
+		b.obs = append(b.obs, o)
+	}
+	b.recs = append(b.recs, s)
+}
+
+// noEvidence is the observation of a record that is no failure point.
+var noEvidence failureObs
+
+// apply analyses the next record of the log, summarised in s (of block b):
+// everything that depends on the records before it.
+func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	a := &z.a
 	line := z.line
-	z.line += bytes.Count(r.Raw, []byte{'\n'})
-	if n := len(r.Raw); n > 0 {
-		z.lastByte = r.Raw[n-1]
+	z.line += int(s.lines)
+	if s.nonEmpty {
+		z.lastByte = s.lastByte
 	}
 	z.seq++
 	a.Records++
-	a.Levels[r.Level]++
-	if r.HasTime {
+	a.Levels[s.level]++
+	if s.hasTime {
 		if !a.HasTime {
 			a.HasTime = true
-			a.FirstMilli = r.UnixMilli
+			a.FirstMilli = s.ms
 		}
-		a.LastMilli = r.UnixMilli
-		if !z.hasZone {
-			a.UTCOffset, z.hasZone = prefixOffset(r.Raw)
+		a.LastMilli = s.ms
+		if !z.hasZone && s.zone {
+			a.UTCOffset, z.hasZone = int(s.zoneOff), true
 		}
 	}
 
 	var owner *tagState
-	var endMarker, failMarker bool
-	if r.Source == SourcePlatform && len(r.Tag) > 0 {
+	if s.tag != nil {
 		t := z.lastTag
-		if t == nil || t.tag != string(r.Tag) {
-			t = z.tags[string(r.Tag)]
+		if t == nil || t.tag != string(s.tag) {
+			t = z.tags[string(s.tag)]
 		}
 		if t == nil {
-			display, id := splitTag(r.Tag)
-			t = &tagState{display: string(display), tag: string(r.Tag), id: string(id)}
+			display, id := splitTag(s.tag)
+			t = &tagState{display: string(display), tag: string(s.tag), id: string(id)}
 			z.tags[t.tag] = t
 		}
 		z.lastTag = t
 		owner = t
-		marked := mayHaveMarker(r.Message)
-		if marked && containsAny(r.Message, startMarkers) {
+		if s.start {
 			for _, o := range z.open {
-				o.EndMilli, o.EndLine, o.EndedBy = r.UnixMilli, line, EndedByNextStart
+				o.EndMilli, o.EndLine, o.EndedBy = s.ms, line, EndedByNextStart
 				z.finishRun(o, false)
 				z.tags[o.Tag].ended = true
 			}
 			z.open = z.open[:0]
 			t.ended = false
-			run := &ActionRun{Action: t.display, Tag: t.tag, ActionID: t.id, StartMilli: r.UnixMilli, StartLine: line}
+			run := &ActionRun{Action: t.display, Tag: t.tag, ActionID: t.id, StartMilli: s.ms, StartLine: line}
 			t.run = run
 			z.open = append(z.open, run)
 			z.runs = append(z.runs, run)
 		}
-		failMarker = marked && containsAny(r.Message, failMarkers)
-		endMarker = failMarker || marked && containsAny(r.Message, endMarkers)
 		t.lastSeq = z.seq
 		if !t.ended {
 			z.current = t
@@ -365,33 +474,37 @@ func (z *Analyzer) record(r *Record) {
 		run = owner.run
 		counts = &owner.counts
 	}
-	counts[r.Source][r.Level]++
+	counts[s.source][s.level]++
 
-	if r.Level == LevelError {
+	if s.level == LevelError {
 		if a.FirstError == nil {
-			a.FirstError = makeRef(r, line, action)
+			a.FirstError = s.ref(line, action)
 		}
-		z.sigs.Add(r.Message, int64(line))
+		z.sigs.addTemplate(b.tpl[s.tplOff:s.tplEnd], int(s.ntok), int64(line))
 	}
-	z.classify(r, int64(line), run, owner)
+	o := &noEvidence
+	if s.obs >= 0 {
+		o = &b.obs[s.obs]
+	}
+	z.classify(o, int64(line), run, owner)
 	if run == nil {
-		a.Outside[r.Level]++
-		if r.Level == LevelError && a.OutsideFirstError == nil {
-			a.OutsideFirstError = makeRef(r, line, action)
+		a.Outside[s.level]++
+		if s.level == LevelError && a.OutsideFirstError == nil {
+			a.OutsideFirstError = s.ref(line, action)
 		}
 	}
 	if run != nil {
-		run.Records[r.Level]++
-		if r.Level == LevelError && run.FirstError == nil {
-			run.FirstError = makeRef(r, line, action)
+		run.Records[s.level]++
+		if s.level == LevelError && run.FirstError == nil {
+			run.FirstError = s.ref(line, action)
 		}
-		if r.Source == SourcePlatform && r.Level == LevelError || failMarker || hasFailingExitCode(r.Message) {
+		if s.source == SourcePlatform && s.level == LevelError || s.fail || s.failExit {
 			run.failed = true
 		}
 	}
-	if endMarker {
+	if s.end {
 		if run != nil {
-			run.EndMilli, run.EndLine, run.EndedBy = r.UnixMilli, line, EndedByMarker
+			run.EndMilli, run.EndLine, run.EndedBy = s.ms, line, EndedByMarker
 			z.finishRun(run, true)
 			z.open = slices.DeleteFunc(z.open, func(o *ActionRun) bool { return o == run })
 		}
@@ -406,17 +519,10 @@ func (z *Analyzer) record(r *Record) {
 		}
 	}
 
-	if r.Source == SourceOutput && bytes.HasPrefix(r.Message, finishedPrefix) {
-		rest := r.Message[len(finishedPrefix):]
-		n := 0
-		for n < len(rest) && isASCIILetter(rest[n]) {
-			n++
-		}
-		if n > 0 {
-			a.Build.Status = string(rest[:n])
-			a.Build.Finished = true
-			a.Build.EndMilli = r.UnixMilli
-		}
+	if s.statusLen > 0 {
+		a.Build.Status = string(s.msg[len(finishedPrefix) : len(finishedPrefix)+int(s.statusLen)])
+		a.Build.Finished = true
+		a.Build.EndMilli = s.ms
 	}
 }
 
@@ -433,14 +539,15 @@ func (z *Analyzer) foldCounts(action string, c *[NumSources][NumLevels]int64) {
 	}
 }
 
-// classify feeds r to the failure classifier of its run, or, when it lies
-// outside every run, to the one of its label (owner's tag, or the job).
-func (z *Analyzer) classify(r *Record, line int64, run *ActionRun, owner *tagState) {
+// classify feeds a record's failure observation to the classifier of its
+// run, or, when it lies outside every run, to the one of its label (owner's
+// tag, or the job).
+func (z *Analyzer) classify(o *failureObs, line int64, run *ActionRun, owner *tagState) {
 	if run != nil {
 		if run.cls == nil {
 			run.cls = NewFailureClassifier(z.frules)
 		}
-		run.cls.RecordAt(r, line)
+		run.cls.apply(o, line)
 		return
 	}
 	pc, action := &z.jobLoose, JobAction
@@ -451,7 +558,7 @@ func (z *Analyzer) classify(r *Record, line int64, run *ActionRun, owner *tagSta
 		*pc = NewFailureClassifier(z.frules)
 		z.loose = append(z.loose, labelClassifier{action, *pc})
 	}
-	(*pc).RecordAt(r, line)
+	(*pc).apply(o, line)
 }
 
 // labelClassifier classifies the records of one label outside every run.
@@ -598,8 +705,10 @@ func hasFailingExitCode(msg []byte) bool {
 	}
 }
 
-func makeRef(r *Record, line int, action string) *RecordRef {
-	msg := bytes.TrimRight(r.Message, " \t\r\n")
+// ref is the RecordRef of the record summarised in s, which holds its
+// message (an error record).
+func (s *recordSummary) ref(line int, action string) *RecordRef {
+	msg := bytes.TrimRight(s.msg, " \t\r\n")
 	if len(msg) > MaxRefMessage {
 		cut := MaxRefMessage
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -608,7 +717,7 @@ func makeRef(r *Record, line int, action string) *RecordRef {
 		msg = msg[:cut]
 	}
 	return &RecordRef{
-		Line: line, UnixMilli: r.UnixMilli, HasTime: r.HasTime, Action: action,
-		Source: r.Source, Level: r.Level, Message: strings.ToValidUTF8(string(msg), "\uFFFD"),
+		Line: line, UnixMilli: s.ms, HasTime: s.hasTime, Action: action,
+		Source: s.source, Level: s.level, Message: strings.ToValidUTF8(string(msg), "\uFFFD"),
 	}
 }

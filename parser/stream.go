@@ -506,3 +506,31 @@ func trimEOL(b []byte) []byte {
 	}
 	return b
 }
+
+// splitAll emits the records of p, a whole log or a part of one that starts
+// where a record starts (at the log's start or at a prefix), exactly as
+// Write(p) and Flush on a new Stream would, but with every record aliasing
+// p: the records of a part are those the whole log has there (prefixes
+// are recognised from their own bytes), so parts can be split
+// concurrently.
+func (s *Stream) splitAll(p []byte) {
+	start, from, curN, curMS := 0, 1, 0, int64(0)
+	for start < len(p) {
+		end, n, ms, _ := nextPrefix(p, from, &s.dc)
+		next := end
+		if end < 0 {
+			end = len(p)
+		}
+		raw := clip(p[start:end], false)
+		if curN > 0 {
+			parseAfterPrefix(s.rules, p, start, start+len(raw), curN, curMS, &s.rec, &s.cls)
+		} else {
+			parseRecord(s.rules, raw, &s.rec, &s.cls)
+		}
+		s.emit(&s.rec)
+		if next < 0 {
+			return
+		}
+		start, from, curN, curMS = next, next+n, n, ms
+	}
+}
