@@ -195,55 +195,44 @@ func analyzeFile(name string, stdin io.Reader, rules *parser.Rules, frules *pars
 	}
 	z := parser.NewAnalyzer(rules)
 	z.UseFailureRules(frules)
-	if err := pipeline(r, z); err != nil {
+	// The Analyzer reads on one goroutine (checking the text as it goes)
+	// and splits and classifies blocks of records on the others.
+	if _, err := z.ReadLog(&textReader{r: r}); err != nil {
 		return nil, fmt.Errorf("%s: %w", displayName(name), err)
 	}
 	return z.Finish(), nil
 }
 
-// pipeline reads r and checks that it is text on one goroutine while the
-// Analyzer parses the chunks read before on another: on two cores the
-// reading and the text check cost no wall time. Chunks travel through a
-// ring of three buffers.
-func pipeline(r io.Reader, z *parser.Analyzer) error {
-	const nbuf, size = 3, 256 << 10
-	full := make(chan []byte, nbuf)
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- make([]byte, size)
+// textReader reads r, checking that it is a text log: a Read that shows it
+// is not returns the textCheck's error, and so does every Read after it.
+type textReader struct {
+	r   io.Reader
+	tc  textCheck
+	err error
+}
+
+func (t *textReader) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
 	}
-	var rerr error // set before full is closed
-	go func() {
-		defer close(full)
-		var tc textCheck
-		for {
-			buf := <-free
-			n, err := r.Read(buf)
-			if n > 0 {
-				// Not text: stop reading; the chunks already sent are
-				// parsed and the analysis dropped.
-				if rerr = tc.write(buf[:n]); rerr != nil {
-					return
-				}
-				full <- buf[:n]
-			} else {
-				free <- buf
-			}
-			if err == io.EOF {
-				rerr = tc.finish()
-				return
-			}
-			if err != nil {
-				rerr = fmt.Errorf("reading: %w", err)
-				return
-			}
+	n, err := t.r.Read(p)
+	if n > 0 {
+		if cerr := t.tc.write(p[:n]); cerr != nil {
+			t.err = cerr
+			return n, cerr
 		}
-	}()
-	for chunk := range full {
-		z.Write(chunk)
-		free <- chunk[:cap(chunk)]
 	}
-	return rerr
+	switch {
+	case err == io.EOF:
+		if cerr := t.tc.finish(); cerr != nil {
+			t.err = cerr
+			return n, cerr
+		}
+	case err != nil:
+		t.err = fmt.Errorf("reading: %w", err)
+		return n, t.err
+	}
+	return n, err
 }
 
 // loadRules reads the rules file (if any) and appends the defaults when

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -262,6 +263,40 @@ func TestStdin(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "", "-", "-"); code != 2 || !strings.Contains(errOut, "more than once") {
 		t.Errorf("stdin twice: exit %d, %q", code, errOut)
+	}
+}
+
+// Standard input read from a pipe, in writes of odd sizes that cut
+// records, prefixes and characters, gives what the file gives: the blocks
+// analysed in parallel need no seeking.
+func TestStdinPipe(t *testing.T) {
+	paths, err := filepath.Glob("testdata/*.log")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("fixtures: %v", err)
+	}
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			for i, p := 0, data; len(p) > 0; i++ {
+				n := min(len(p), 1+i*37%4099)
+				if _, err := pw.Write(p[:n]); err != nil {
+					return
+				}
+				p = p[n:]
+			}
+			pw.Close()
+		}()
+		var out, errOut strings.Builder
+		code := Main([]string{"--format=json", "-"}, pr, &out, &errOut)
+		_, want, _ := run(t, "", "--format=json", path)
+		want = strings.Replace(want, `"file": "`+path+`"`, `"file": "-"`, 1)
+		if code != 0 || out.String() != want {
+			t.Fatalf("%s through a pipe: exit %d %s\n%s", path, code, errOut.String(), firstDiff(out.String(), want))
+		}
 	}
 }
 
