@@ -718,6 +718,6 @@ func (s *recordSummary) ref(line int, action string) *RecordRef {
 	}
 	return &RecordRef{
 		Line: line, UnixMilli: s.ms, HasTime: s.hasTime, Action: action,
-		Source: s.source, Level: s.level, Message: strings.ToValidUTF8(string(msg), "\uFFFD"),
+		Source: s.source, Level: s.level, Message: validString(msg),
 	}
 }

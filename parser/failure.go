@@ -372,7 +372,17 @@ func evidenceText(msg []byte) string {
 		}
 		msg = msg[:cut]
 	}
-	return strings.ToValidUTF8(string(msg), "\uFFFD")
+	return validString(msg)
+}
+
+// validString is strings.ToValidUTF8(string(b), "\uFFFD"), with one check
+// of b instead of a decoding loop over the string for the valid text
+// nearly every log is.
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
 // codeIn returns the last CodeArts error code (DEV.CB. and digits) in s.
