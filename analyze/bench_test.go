@@ -2,6 +2,8 @@ package analyze
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,8 +69,10 @@ func realLogs(b *testing.B) string {
 // BenchmarkAnalyze times analyzeFile (reading, the text check and the
 // Analyzer, all of `analyze` but the output) on a 154 MB synthetic log and
 // on the real fixtures repeated to 150 MB, and in the same iteration the
-// baselines: `wc -l` on the same file (when it is installed) and
-// parser.Stream alone on the same bytes. The file is in the page cache
+// baselines: `wc -l` on the same file (when it is installed),
+// parser.Stream alone on the same bytes, and the same analysis on one
+// goroutine (the text check and Analyzer.Write, which is what ReadLog's
+// workers and applier do between them). The file is in the page cache
 // after the first iteration, for all of them.
 //
 //	go test -run X -bench Analyze -benchtime 5x ./analyze
@@ -89,7 +93,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			}
 			wc, _ := exec.LookPath("wc")
 			rules := parser.DefaultRules()
-			var tAnalyze, tWC, tParser time.Duration
+			var tAnalyze, tWC, tParser, tSeq time.Duration
 			b.SetBytes(st.Size())
 			for b.Loop() {
 				t0 := time.Now()
@@ -113,11 +117,28 @@ func BenchmarkAnalyze(b *testing.B) {
 				}
 				s.Flush()
 				tParser += time.Since(t0)
+				t0 = time.Now()
+				z := parser.NewAnalyzer(rules)
+				tr := &textReader{r: bytes.NewReader(data)}
+				for p := make([]byte, 256<<10); ; {
+					n, err := tr.Read(p)
+					_, _ = z.Write(p[:n])
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				z.Finish()
+				tSeq += time.Since(t0)
 			}
 			mb := float64(st.Size()) / 1e6 * float64(b.N)
 			b.ReportMetric(mb/tAnalyze.Seconds(), "analyze_MB/s")
 			b.ReportMetric(mb/tParser.Seconds(), "parser_MB/s")
 			b.ReportMetric(tAnalyze.Seconds()/tParser.Seconds(), "analyze/parser")
+			b.ReportMetric(mb/tSeq.Seconds(), "sequential_MB/s")
+			b.ReportMetric(tAnalyze.Seconds()/tSeq.Seconds(), "analyze/sequential")
 			if wc != "" {
 				b.ReportMetric(mb/tWC.Seconds(), "wc-l_MB/s")
 				b.ReportMetric(tAnalyze.Seconds()/tWC.Seconds(), "analyze/wc-l")
