@@ -337,9 +337,12 @@ type recordSummary struct {
 	level     Level
 	// Markers, for a platform record with a tag.
 	start, end, fail bool
-	failExit         bool   // a non-zero "exit code N"
-	tag              []byte // the TAG of a platform record
-	msg              []byte // the message of an error record or a Finished line
+	failExit         bool // a non-zero "exit code N"
+	// sameTag: tag is that of the block's previous record with a tag, so
+	// apply need not compare it (the text is in another core's cache).
+	sameTag bool
+	tag     []byte // the TAG of a platform record
+	msg     []byte // the message of an error record or a Finished line
 }
 
 // summaryBlock holds the summaries of consecutive records and what they
@@ -351,10 +354,11 @@ type summaryBlock struct {
 	// zoneDone is set once a record's GMT offset was found: later records
 	// need not look for theirs.
 	zoneDone bool
+	lastTag  []byte // of the last record with a tag
 }
 
 func (b *summaryBlock) reset() {
-	b.recs, b.obs, b.tpl, b.zoneDone = b.recs[:0], b.obs[:0], b.tpl[:0], false
+	b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
 }
 
 // summarize appends the summary of r. It depends on r alone (and on the
@@ -373,7 +377,8 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 		s.zoneOff, s.zone, b.zoneDone = int32(off), ok, ok
 	}
 	if r.Source == SourcePlatform && len(r.Tag) > 0 {
-		s.tag = r.Tag
+		s.tag, s.sameTag = r.Tag, bytes.Equal(r.Tag, b.lastTag)
+		b.lastTag = r.Tag
 		if mayHaveMarker(msg) {
 			s.start = containsAny(msg, startMarkers)
 			s.fail = containsAny(msg, failMarkers)
@@ -435,7 +440,7 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	var owner *tagState
 	if s.tag != nil {
 		t := z.lastTag
-		if t == nil || t.tag != string(s.tag) {
+		if t == nil || !s.sameTag && t.tag != string(s.tag) {
 			t = z.tags[string(s.tag)]
 		}
 		if t == nil {

@@ -183,17 +183,24 @@ func appendTemplate(dst, msg []byte) ([]byte, int) {
 	for i := 0; i < len(msg); {
 		c := msg[i]
 		if c < utf8.RuneSelf {
-			i++
 			invalid = false
-			if asciiSpace[c] {
+			if sigClass[c] == sigSpace {
+				i++
 				endToken()
 				continue
 			}
 			if !beginToken() {
 				return dst, n
 			}
-			variable = variable || sigVariable[c]
-			dst = append(dst, c)
+			// The run of ASCII bytes up to the next space, at once.
+			j, class := i, uint8(0)
+			for j < len(msg) && sigClass[msg[j]]&(sigSpace|sigHigh) == 0 {
+				class |= sigClass[msg[j]]
+				j++
+			}
+			variable = variable || class != 0
+			dst = append(dst, msg[i:j]...)
+			i = j
 			continue
 		}
 		r, size := utf8.DecodeRune(msg[i:])
@@ -232,12 +239,22 @@ func lastToken(tpl []byte) []byte {
 	return tpl[bytes.LastIndexByte(tpl, ' ')+1:]
 }
 
-var (
-	asciiSpace  = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
-	sigVariable = func() (t [utf8.RuneSelf]bool) {
-		for _, c := range "0123456789/\\" {
-			t[c] = true
-		}
-		return t
-	}()
+// sigClass classifies bytes for appendTemplate.
+var sigClass = func() (t [256]uint8) {
+	for _, c := range "\t\n\v\f\r " {
+		t[c] = sigSpace
+	}
+	for _, c := range "0123456789/\\" {
+		t[c] = sigVariable
+	}
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = sigHigh
+	}
+	return t
+}()
+
+const (
+	sigSpace    = 1 << iota // ASCII white space
+	sigVariable             // makes a token variable
+	sigHigh                 // not ASCII
 )
