@@ -199,3 +199,31 @@ func TestGeneratedLogShape(t *testing.T) {
 		t.Errorf("actions %v, form2 %d, glued %d, continuation ratio %.3f", actions, form2, glued, ratio)
 	}
 }
+
+// BenchmarkAnalyzer measures the whole-log analysis of the generated log
+// on one goroutine (Write) and on all cores (ReadLog), in one run;
+// cpu-MB/s shows what the parallel version costs in CPU:
+//
+//	go test -run '^$' -bench Analyzer -benchtime 3x ./parser/
+func BenchmarkAnalyzer(b *testing.B) {
+	data := benchLog(b, *benchMB)
+	var s sink
+	b.Run("Write", func(b *testing.B) {
+		measure(b, data, &s, func() {
+			z := NewAnalyzer(nil)
+			for i := 0; i < len(data); i += 256 << 10 {
+				_, _ = z.Write(data[i:min(i+256<<10, len(data))])
+			}
+			s.records = int(z.Finish().Records)
+		})
+	})
+	b.Run("ReadLog", func(b *testing.B) {
+		measure(b, data, &s, func() {
+			z := NewAnalyzer(nil)
+			if _, err := z.ReadLog(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+			s.records = int(z.Finish().Records)
+		})
+	})
+}
