@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -73,6 +74,9 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 			for b := range jobs {
 				cur = &b.sum
 				cur.reset()
+				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
+					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
+				}
 				s.splitAll(b.text)
 				b.done <- struct{}{}
 			}
@@ -115,9 +119,7 @@ func cutBlocks(r io.Reader, size int, free <-chan *analysisBlock, send func(*ana
 	)
 	// read appends to buf up to limit bytes in all.
 	read := func(buf []byte, limit int) ([]byte, error) {
-		if cap(buf) < limit {
-			buf = append(buf[:cap(buf)], make([]byte, limit-cap(buf))...)[:len(buf)]
-		}
+		buf = slices.Grow(buf, limit-len(buf))
 		n, err := r.Read(buf[len(buf):limit])
 		total += int64(n)
 		return buf[:len(buf)+n], err
