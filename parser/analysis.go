@@ -692,11 +692,17 @@ var exitCodeWord = []byte("exit code ")
 // hasFailingExitCode reports whether msg contains "exit code N" with N != 0.
 func hasFailingExitCode(msg []byte) bool {
 	for {
-		i := bytes.Index(msg, exitCodeWord)
+		// Look for the 'x', much rarer in logs than the 'e' bytes.Index
+		// would stop at.
+		i := bytes.IndexByte(msg, 'x')
 		if i < 0 {
 			return false
 		}
-		msg = msg[i+len(exitCodeWord):]
+		if i == 0 || !bytes.HasPrefix(msg[i-1:], exitCodeWord) {
+			msg = msg[i+1:]
+			continue
+		}
+		msg = msg[i-1+len(exitCodeWord):]
 		nonzero, digits := false, 0
 		for digits < len(msg) && msg[digits]-'0' < 10 {
 			if msg[digits] != '0' {

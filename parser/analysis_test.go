@@ -156,6 +156,7 @@ func TestHasFailingExitCode(t *testing.T) {
 	for s, want := range map[string]bool{
 		"script returned exit code 1": true, "exit code 0": false, "exit code 00, then exit code 3": true,
 		"exit code ": false, "exit code x": false, "exit code 137 (killed)": true, "": false,
+		"xexit code 2": true, "exit code exit code 2": true, "exxit code 1": false, "x": false, "exit code x exit code 5": true,
 	} {
 		if got := hasFailingExitCode([]byte(s)); got != want {
 			t.Errorf("%q: got %v", s, got)
