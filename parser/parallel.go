@@ -46,7 +46,7 @@ type analysisBlock struct {
 // before it.
 func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 	if z.a.Bytes > 0 {
-		return 0, errors.New("parser: Analyzer.ReadLog after Write")
+		return 0, errors.New("parser: Analyzer.ReadLog on an Analyzer already fed")
 	}
 	workers := z.workers
 	if workers <= 0 {
