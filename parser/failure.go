@@ -361,10 +361,7 @@ func isXtrace(msg []byte) bool {
 // evidenceText is the first line of msg, trimmed, valid UTF-8, at most
 // MaxEvidenceText bytes.
 func evidenceText(msg []byte) string {
-	if i := bytes.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = msg[:i]
-	}
-	msg = bytes.TrimRight(msg, " \t")
+	msg = bytes.TrimRight(firstLine(msg), " \t")
 	if len(msg) > MaxEvidenceText {
 		cut := MaxEvidenceText
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -383,6 +380,18 @@ func validString(b []byte) string {
 		return string(b)
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// firstLine is msg up to its first '\r' or '\n': two vector scans, where
+// bytes.IndexAny goes byte by byte.
+func firstLine(msg []byte) []byte {
+	if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := bytes.IndexByte(msg, '\r'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
 }
 
 // codeIn returns the last CodeArts error code (DEV.CB. and digits) in s.
@@ -404,26 +413,43 @@ func codeIn(s string) string {
 	}
 }
 
+// exitCodeWords are the words exitCodeIn looks for; each has an 'x' at
+// index 1.
+var exitCodeWords = [...]string{"exit code", "exit status", "Exit status", "exit value"}
+
 // exitCodeIn returns the last (rightmost) non-zero exit code written as "exit code N",
-// "exit code: N", "exit status N" or "Exit status N" in s.
+// "exit code: N", "exit status N" or "Exit status N" in s. It visits the
+// rare 'x' of the words rather than searching for each word in turn;
+// occurrences of one word do not overlap (as if searched for one after
+// the other).
 func exitCodeIn(s string) string {
-	code, at := "", -1
-	for _, word := range []string{"exit code", "exit status", "Exit status", "exit value"} {
-		for off := 0; ; {
-			i := strings.Index(s[off:], word)
-			if i < 0 {
-				break
+	code := ""
+	var next [len(exitCodeWords)]int // where the next occurrence of each word may start
+	for off := 0; ; {
+		i := strings.IndexByte(s[off:], 'x')
+		if i < 0 {
+			return code
+		}
+		at := off + i - 1 // where a word would start
+		off += i + 1
+		if at < 0 {
+			continue
+		}
+		for w, word := range exitCodeWords {
+			if at < next[w] || !strings.HasPrefix(s[at:], word) {
+				continue
 			}
-			off += i + len(word)
-			rest := strings.TrimLeft(s[off:], ": ")
+			end := at + len(word)
+			next[w] = end
+			rest := strings.TrimLeft(s[end:], ": ")
 			n := 0
 			for n < len(rest) && n < 10 && rest[n]-'0' < 10 {
 				n++
 			}
-			if n > 0 && strings.Trim(rest[:n], "0") != "" && off > at {
-				code, at = strings.TrimLeft(rest[:n], "0"), off
+			if n > 0 && strings.Trim(rest[:n], "0") != "" {
+				code = strings.TrimLeft(rest[:n], "0")
 			}
+			break
 		}
 	}
-	return code
 }

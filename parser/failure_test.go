@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -385,4 +386,51 @@ func TestDefaultFailureRulesCaseSensitiveLiterals(t *testing.T) {
 			t.Errorf("failure rule %q has a case-folded literal %q; spell the cases out ([Ee]rror)", defaultFailureRuleConfigs[i].Name, cr.lit)
 		}
 	}
+}
+
+// exitCodeInByWord is exitCodeIn as first written: each word searched for
+// in turn, the rightmost non-zero code kept.
+func exitCodeInByWord(s string) string {
+	code, at := "", -1
+	for _, word := range []string{"exit code", "exit status", "Exit status", "exit value"} {
+		for off := 0; ; {
+			i := strings.Index(s[off:], word)
+			if i < 0 {
+				break
+			}
+			off += i + len(word)
+			rest := strings.TrimLeft(s[off:], ": ")
+			n := 0
+			for n < len(rest) && n < 10 && rest[n]-'0' < 10 {
+				n++
+			}
+			if n > 0 && strings.Trim(rest[:n], "0") != "" && off > at {
+				code, at = strings.TrimLeft(rest[:n], "0"), off
+			}
+		}
+	}
+	return code
+}
+
+// FuzzEvidenceScan: exitCodeIn finds what a search for each word finds,
+// and firstLine cuts where bytes.IndexAny finds a line end.
+func FuzzEvidenceScan(f *testing.F) {
+	for _, s := range []string{
+		"script returned exit code 2", "exit codexit code 7", "exit code exit code 3", "Exit status 134 after exit value 5",
+		"xexit status: 09", "exit statusexit code 1\r\nexit code 2", "exit code\n", "", "x", "ex", "\rexit value 1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := exitCodeIn(s), exitCodeInByWord(s); got != want {
+			t.Errorf("exitCodeIn(%q) = %q, want %q", s, got, want)
+		}
+		want := []byte(s)
+		if i := bytes.IndexAny(want, "\r\n"); i >= 0 {
+			want = want[:i]
+		}
+		if got := firstLine([]byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("firstLine(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

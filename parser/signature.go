@@ -144,9 +144,7 @@ func (s *Signatures) Top(n int) ([]Signature, int) {
 // tokens masked as <*>, joined by one space. It is one pass over the line
 // that allocates nothing once dst is large enough.
 func appendTemplate(dst, msg []byte) ([]byte, int) {
-	if i := bytes.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = msg[:i]
-	}
+	msg = firstLine(msg)
 	var (
 		n        int  // tokens started
 		start    = -1 // start of the current token in dst, -1 between tokens
