@@ -7,6 +7,12 @@ package parser
 //go:noescape
 func maskAnchors(p *byte, n int, v *anchorVec) uint64
 
+// maskNibbles returns, for 16 <= n <= 64, a bit per byte c of p[:n] for
+// which t.has(c). AVX2 only; in anchorscan_amd64.s.
+//
+//go:noescape
+func maskNibbles(p *byte, n int, t *nibbleTables) uint64
+
 // useAVX2 is read by maskAnchors.
 var useAVX2 = cpuHasAVX2()
 

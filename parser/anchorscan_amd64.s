@@ -127,3 +127,63 @@ TEXT ·cpuHasAVX2(SB), NOSPLIT, $0-1
 no:
 	MOVB $0, ret+0(FP)
 	RET
+
+// NIBBLES sets V0 to 0xff at the bytes of V0 whose nibbles share no table
+// bit: V4 and V5 hold the lo and hi tables, V6 0x0f, V7 zero, V1 is
+// clobbered. Used with Y (32 bytes) and X (16 bytes) registers.
+#define NIBBLES(V0, V1, V4, V5, V6, V7) \
+	VPSRLW $4, V0, V1 \
+	VPAND V6, V0, V0 \
+	VPAND V6, V1, V1 \
+	VPSHUFB V0, V4, V0 \
+	VPSHUFB V1, V5, V1 \
+	VPAND V0, V1, V0 \
+	VPCMPEQB V7, V0, V0
+
+// func maskNibbles(p *byte, n int, t *nibbleTables) uint64
+//
+// AVX2 only (callers check useAVX2), 16 <= n <= 64: a bit per byte of
+// p[:n] (bit i for p[i]) that is set where t.lo[c&15] & t.hi[c>>4] != 0
+// for the byte c. VPSHUFB looks both nibbles of 32 (or 16) bytes up at
+// once, so the cost does not depend on how many bytes the tables hold.
+// Two blocks cover the window: the first 32 bytes and the 32 ending at
+// p[n-1] (16 and 16 for n < 32); overlapping bits agree.
+TEXT ·maskNibbles(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), BX
+	MOVQ t+16(FP), DI
+	VMOVDQU 0(DI), Y4    // lo table, twice
+	VMOVDQU 32(DI), Y5   // hi table, twice
+	VMOVDQU 64(DI), Y6   // 0x0f, 32 times
+	VPXOR Y7, Y7, Y7
+	LEAQ -32(BX), CX     // the 32 bytes ending at p[n-1]
+	CMPQ BX, $32
+	JLT  short
+	VMOVDQU (SI), Y0
+	NIBBLES(Y0, Y1, Y4, Y5, Y6, Y7)
+	VPMOVMSKB Y0, AX
+	NOTL AX              // bits 0-31, zero-extended
+	VMOVDQU (SI)(CX*1), Y0
+	NIBBLES(Y0, Y1, Y4, Y5, Y6, Y7)
+	VPMOVMSKB Y0, DX
+	NOTL DX
+	SHLQ CX, DX
+	ORQ DX, AX
+	VZEROUPPER
+	MOVQ AX, ret+24(FP)
+	RET
+short:
+	ADDQ $16, CX         // the 16 bytes ending at p[n-1]
+	VMOVDQU (SI), X0
+	NIBBLES(X0, X1, X4, X5, X6, X7)
+	VPMOVMSKB X0, AX
+	XORL $0xffff, AX
+	VMOVDQU (SI)(CX*1), X0
+	NIBBLES(X0, X1, X4, X5, X6, X7)
+	VPMOVMSKB X0, DX
+	XORL $0xffff, DX
+	SHLQ CX, DX
+	ORQ DX, AX
+	VZEROUPPER
+	MOVQ AX, ret+24(FP)
+	RET

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -20,6 +21,9 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 		// Few distinct bytes, so anchors occur often.
 		for i := range buf {
 			buf[i] = anchors[rng.IntN(len(anchors))] ^ byte(rng.IntN(4)&1)
+			if rng.IntN(8) == 0 {
+				buf[i] = byte(rng.IntN(256)) // the nibble tables' other bytes
+			}
 		}
 		off := rng.IntN(16)
 		b := buf[off : off+rng.IntN(len(buf)-off)]
@@ -33,6 +37,25 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 		}
 		if got := s.mask64(b); got != want {
 			t.Fatalf("anchors %q, %q: mask64 %064b, want %064b", anchors, b, got, want)
+		}
+		if n := min(len(b), 64); n >= 16 {
+			// The nibble tables report every anchor, and besides them
+			// only bytes outside printable ASCII.
+			nib := newNibbleTables(anchors)
+			got := maskNibblesGeneric(&b[0], n, nib)
+			if useAVX2 {
+				if native := maskNibbles(&b[0], n, nib); native != got {
+					t.Fatalf("anchors %q, %q: maskNibbles %064b, want %064b", anchors, b[:n], native, got)
+				}
+			}
+			if got&want != want {
+				t.Fatalf("anchors %q, %q: nibble mask %064b misses some of %064b", anchors, b[:n], got, want)
+			}
+			for extra := got &^ want; extra != 0; extra &= extra - 1 {
+				if c := b[bits.TrailingZeros64(extra)]; c >= 0x20 && c < 0x80 {
+					t.Fatalf("anchors %q, %q: nibble mask %064b reports ASCII %q", anchors, b[:n], got, c)
+				}
+			}
 		}
 		if n := min(len(b), 64); n >= 16 {
 			for vi := range s.vecs {

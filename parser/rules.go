@@ -7,7 +7,9 @@ import (
 	"math/bits"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,12 +45,13 @@ type Rules struct {
 	always []int // regex rules without any prefilter
 	// startBy lists, per first byte of a message, the start rules whose
 	// first-byte set holds it (in rule order).
-	startBy [256][]int
+	startBy [256][]startEntry
 	// groupOf maps an anchor byte to its group (nil: not an anchor);
 	// minGroupRule is the smallest rule index of any group.
 	groupOf      [256]*anchorGroup
 	minGroupRule int
 	scan         anchorScanner // finds all anchor bytes in one pass
+	nib          *nibbleTables // with AVX2: finds them in one lookup per block
 	hasCand      bool          // some rule needs package regexp
 }
 
@@ -59,13 +62,17 @@ type compiledRule struct {
 	fold  bool   // lit is compared ignoring case
 	re    *regexp.Regexp
 	first *[256]bool // for regexes anchored at the message start
-	// shape is set when the regex is a plain literal with assertions
-	// (^, $, \b); it is then evaluated without package regexp.
-	shape *shape
+	// shapes is set when the regex matches exactly the texts of a few
+	// literals with assertions (^, $, \b) around them: the regex matches
+	// where one of its shapes does, and is evaluated without package
+	// regexp.
+	shapes []*shape
 }
 
 // shape is a regex of the form [^|(?m)^|\b]* LITERAL [$|(?m)$|\b]*, or
-// ^X+LITERAL... with a one-byte X (the shell trace rule ^\++ ).
+// ^X+LITERAL... with a one-byte X (the shell trace rule ^\++ ). A regex
+// whose middle part matches one of a few strings ([Ee]xit code:? [1-9])
+// has one shape per string, with the same assertions.
 type shape struct {
 	lit                              []byte
 	beginText, beginLine, wordBefore bool
@@ -110,93 +117,221 @@ func (sh *shape) at(b []byte, s int) bool {
 		sh.wordAfter && !wordBoundary(b, e))
 }
 
-// shapeOf recognises regexes that are one case-sensitive literal with
-// assertions around it.
-func shapeOf(re *syntax.Regexp) *shape {
+// maxShapes bounds how many literals a regex is expanded into.
+const maxShapes = 64
+
+// shapesOf recognises regexes that are case-sensitive literals, or a few
+// alternatives of them, with assertions around them.
+func shapesOf(re *syntax.Regexp) []*shape {
 	subs := []*syntax.Regexp{re}
 	if re.Op == syntax.OpConcat {
 		subs = re.Sub
 	}
-	sh := &shape{}
-	seenLit := false
-	for _, sub := range subs {
+	sh := shape{}
+	// The middle part: the subexpressions between the leading and the
+	// trailing assertions.
+	var mid []*syntax.Regexp
+	after := false // an assertion after the middle part was seen
+	for k, sub := range subs {
 		switch sub.Op {
-		case syntax.OpLiteral:
-			if seenLit || sub.Flags&syntax.FoldCase != 0 {
-				return nil
-			}
-			seenLit = true
-			sh.lit = []byte(string(sub.Rune))
 		case syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEndText, syntax.OpEndLine:
-			before := !seenLit
+			before := len(mid) == 0 && !sh.hasLead
 			switch {
 			case before && sub.Op == syntax.OpBeginText:
 				sh.beginText = true
 			case before && sub.Op == syntax.OpBeginLine:
 				sh.beginLine = true
 			case !before && sub.Op == syntax.OpEndText:
-				sh.endText = true
+				sh.endText, after = true, true
 			case !before && sub.Op == syntax.OpEndLine:
-				sh.endLine = true
+				sh.endLine, after = true, true
 			default:
 				return nil
 			}
 		case syntax.OpWordBoundary:
-			if seenLit {
-				sh.wordAfter = true
+			if len(mid) > 0 || sh.hasLead {
+				sh.wordAfter, after = true, true
 			} else {
 				sh.wordBefore = true
 			}
 		case syntax.OpPlus:
-			// ^X+ before the literal, X one ASCII byte (not a byte the
-			// literal starts with, so the greedy skip is exact).
-			sub := sub.Sub[0]
-			if seenLit || sh.hasLead || !sh.beginText || sh.wordBefore || sub.Op != syntax.OpLiteral ||
-				len(sub.Rune) != 1 || sub.Rune[0] >= utf8.RuneSelf || sub.Flags&syntax.FoldCase != 0 {
+			x := sub.Sub[0]
+			switch {
+			case len(mid) == 0 && !sh.hasLead && sh.beginText && !sh.wordBefore && x.Op == syntax.OpLiteral &&
+				len(x.Rune) == 1 && x.Rune[0] < utf8.RuneSelf && x.Flags&syntax.FoldCase == 0:
+				// ^X+ before the literal, X one ASCII byte (not a
+				// byte the literal starts with, so the greedy skip is
+				// exact).
+				sh.lead, sh.hasLead = byte(x.Rune[0]), true
+			case !after && k == len(subs)-1:
+				// A trailing X+ with nothing after it is found where X is.
+				mid = append(mid, x)
+			default:
 				return nil
 			}
-			sh.lead, sh.hasLead = byte(sub.Rune[0]), true
 		default:
-			return nil
+			if after {
+				return nil
+			}
+			mid = append(mid, sub)
 		}
 	}
-	if sh.hasLead && len(sh.lit) > 0 && sh.lit[0] == sh.lead {
+	lits, ok := finiteStrings(&syntax.Regexp{Op: syntax.OpConcat, Sub: mid}, maxShapes)
+	if !ok || len(lits) == 0 || sh.hasLead && len(lits) > 1 {
 		return nil
 	}
-	if !seenLit || len(sh.lit) == 0 {
-		return nil
+	var out []*shape
+	for _, l := range lits {
+		if l == "" || sh.hasLead && l[0] == sh.lead {
+			return nil
+		}
+		alt := sh
+		alt.lit = []byte(l)
+		out = append(out, &alt)
 	}
-	return sh
+	return out
+}
+
+// finiteStrings returns the strings re matches (each once), when they are
+// at most limit and re has no repetition or assertion.
+func finiteStrings(re *syntax.Regexp, limit int) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		if !plainRunes(re.Rune...) {
+			return nil, false
+		}
+		if re.Flags&syntax.FoldCase == 0 {
+			return []string{string(re.Rune)}, true
+		}
+		// The parser writes [Ee] as a case-folded e: every rune of the
+		// literal stands for its whole case orbit (e, E; k, K, U+212A).
+		out := []string{""}
+		for _, r := range re.Rune {
+			orbit := []rune{r}
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				orbit = append(orbit, f)
+			}
+			if len(out)*len(orbit) > limit {
+				return nil, false
+			}
+			var next []string
+			for _, a := range out {
+				for _, f := range orbit {
+					next = append(next, a+string(f))
+				}
+			}
+			out = next
+		}
+		return out, true
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if int(hi-lo) >= limit-len(out) || !plainRunes(lo, hi) || lo <= 0xd800 && hi >= 0xd800 {
+				return nil, false
+			}
+			for c := lo; c <= hi; c++ {
+				out = append(out, string(c))
+			}
+		}
+		return out, len(out) > 0
+	case syntax.OpCapture:
+		return finiteStrings(re.Sub[0], limit)
+	case syntax.OpQuest:
+		sub, ok := finiteStrings(re.Sub[0], limit-1)
+		return append([]string{""}, sub...), ok
+	case syntax.OpAlternate:
+		var out []string
+		for _, a := range re.Sub {
+			sub, ok := finiteStrings(a, limit-len(out))
+			if !ok {
+				return nil, false
+			}
+			out = append(out, sub...)
+		}
+		slices.Sort(out)
+		return slices.Compact(out), true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, part := range re.Sub {
+			sub, ok := finiteStrings(part, limit)
+			if !ok || len(out)*len(sub) > limit {
+				return nil, false
+			}
+			var next []string
+			for _, a := range out {
+				for _, b := range sub {
+					next = append(next, a+b)
+				}
+			}
+			out = next
+		}
+		slices.Sort(out)
+		return slices.Compact(out), true
+	}
+	return nil, false
+}
+
+// plainRunes reports whether the runes match exactly their UTF-8 bytes in
+// any text: not U+FFFD, which package regexp also matches at an invalid
+// byte, nor a surrogate (never matched, but string() turns it into U+FFFD).
+func plainRunes(rs ...rune) bool {
+	for _, r := range rs {
+		if r == utf8.RuneError || r >= 0xd800 && r <= 0xdfff || r > utf8.MaxRune || r < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 type anchorEntry struct {
 	rule int
-	off  int    // position of the anchor byte in the rule's literal
-	lit  []byte // the rule's literal (a copy of the slice header: one load less per check)
+	off  int    // position of the anchor byte in the literal
+	lit  []byte // the literal (a copy of the slice header: one load less per check)
+	sh   *shape // for a regex rule evaluated by its shapes: the one of lit
+}
+
+// startEntry is a rule checked at the first byte of a message: a shape
+// anchored at the start, or (sh nil) a regex whose first-byte set holds it.
+type startEntry struct {
+	rule int
+	sh   *shape
 }
 
 type anchorGroup struct {
 	b       byte
 	minRule int
 	entries []anchorEntry // all entries, in rule order
-	// At a hit only the entries whose literal agrees with the byte after
-	// the anchor (next) or, for literals that end with the anchor byte, the
-	// byte before it (prev) are checked; single holds one-byte literals.
-	// next and prev hold an index+1 into lists (0: no entry): 1 KiB per
-	// group instead of 12 KiB for [256][]anchorEntry tables, so the lookup
-	// at every anchor hit stays in L1 cache.
-	next, prev [256]uint16
-	lists      [][]anchorEntry
-	single     []anchorEntry
+	// At a hit only the entries whose literal agrees with the bytes on
+	// both sides of the anchor (pair, keyed by pairKey) are checked, or
+	// for a literal that starts or ends with the anchor byte, with the one
+	// neighbour it has (next, prev); single holds one-byte literals. The
+	// tables hold an index+1 into lists (0: no entry): 1.5 KiB per group
+	// instead of 12 KiB for each [256][]anchorEntry table, so the lookups
+	// at every anchor hit stay in L1 cache.
+	pair, next, prev [256]uint16
+	lists            [][]anchorEntry
+	single           []anchorEntry
 }
 
-// add appends e to the list keyed by byte c in table t (g.next or g.prev).
+// pairKey mixes the bytes before and after an anchor into a table index.
+// Different pairs can share a key: at worst a literal is compared in vain.
+func pairKey(prev, next byte) byte { return prev ^ (next<<4 | next>>4) }
+
+// add appends e to the list keyed by byte c in table t (g.pair, g.next or
+// g.prev), once.
 func (g *anchorGroup) add(t *[256]uint16, c byte, e anchorEntry) {
 	if t[c] == 0 {
 		g.lists = append(g.lists, nil)
 		t[c] = uint16(len(g.lists))
 	}
-	g.lists[t[c]-1] = append(g.lists[t[c]-1], e)
+	l := g.lists[t[c]-1]
+	if len(l) > 0 && l[len(l)-1].rule == e.rule && l[len(l)-1].off == e.off && string(l[len(l)-1].lit) == string(e.lit) {
+		return // the same literal under another case of a neighbour
+	}
+	g.lists[t[c]-1] = append(l, e)
 }
 
 // classifyScratch holds per-Stream scratch space for classify.
@@ -332,7 +467,7 @@ func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail fu
 				break
 			}
 			cr.re = re
-			cr.lit, cr.fold, cr.first, cr.shape = regexPrefilter(sp.regex)
+			cr.lit, cr.fold, cr.first, cr.shapes = regexPrefilter(sp.regex)
 		}
 		r.rules[i] = cr
 	}
@@ -343,60 +478,172 @@ func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail fu
 	return r, nil
 }
 
-// byteCost estimates how often a byte occurs in build log messages, in
-// about per mille (from the real fixtures), so that rare bytes are preferred
-// as anchors.
+// byteCost is how often a byte occurs in build log text, in per mille,
+// measured on the real fixtures and the failure corpus (analyze/testdata,
+// parser/testdata/failures) and rounded into bands, so that rare bytes are
+// preferred as anchors: every occurrence of an anchor byte costs a check.
 func byteCost(c byte) int {
 	switch {
 	case c == ' ':
-		return 150
-	case strings.IndexByte("etaoinsrhl", c) >= 0:
-		return 50
-	case strings.IndexByte("kxjqz", c) >= 0:
-		return 8
-	case 'a' <= c && c <= 'z':
-		return 25
-	case '0' <= c && c <= '9':
+		return 75
+	case c == '0' || c == 'e':
+		return 60
+	case strings.IndexByte(":t21ascno/irl-.", c) >= 0:
 		return 30
-	case c == '.' || c == '/' || c == '-' || c == '_' || c == ':':
-		return 25
-	case c >= 0x80:
-		return 20
-	case c == '[' || c == ']' || c == ',' || c == '=' || c == '\'' || c == '"' || c == '(' || c == ')' || c == '+' || c == '\t' || c == '*':
-		return 10
-	case 'A' <= c && c <= 'Z':
+	case strings.IndexByte("dp[]6894um_37'Tg", c) >= 0:
+		return 13
+	case strings.IndexByte("+5hGM\nbkOFvy,NfIxRwE", c) >= 0:
 		return 5
+	case c >= 0x80:
+		return 2
 	}
-	return 2
+	return 1
 }
 
-// passCost is the estimated cost of one more anchor byte, in byteCost
-// units. It was measured when every anchor was one IndexByte pass (a pass
-// cost about as much as the calls for a byte that occurs 100 times per
-// thousand bytes). Now up to four anchors share one SIMD pass, but a fifth
-// costs a second pass, so keeping anchors few still matters.
-const passCost = 100
+// passCost is the cost of one more anchor byte, in byteCost units. Where
+// anchors are compared byte by byte (maskAnchors, without AVX2) it was
+// measured when every anchor was one IndexByte pass: a pass cost about as
+// much as the calls for a byte that occurs 100 times per thousand bytes; up
+// to four anchors now share a pass, but a fifth costs a second one. With
+// AVX2 the nibble tables find any number of anchor bytes in one lookup per
+// block (maskNibbles): an anchor costs only its occurrences.
+func passCost() int {
+	if useAVX2 {
+		return 0
+	}
+	return 100
+}
 
 // buildPrefilter chooses anchor bytes by greedy weighted set cover: each
-// distinct anchor costs one pass over the text (passCost) plus a call per
-// occurrence (byteCost); a byte covers every literal that contains it. Each
-// literal then uses the cheapest chosen byte it contains.
+// distinct anchor costs passCost plus its occurrences (byteCost); a byte
+// covers every literal that contains it. Each literal then uses the chosen
+// byte it contains whose occurrences between the literal's neighbours are
+// estimated rarest, and is keyed by those neighbours.
 func (r *Rules) buildPrefilter() {
-	usable := func(cr *compiledRule, c byte) bool {
-		return !cr.fold || !(isASCIILetter(c) || c >= 0x80)
+	// The literals to anchor, in rule order: a rule's literal, or each of
+	// its shapes' that are not anchored at the message start.
+	var items []anchorEntry
+	for i := range r.rules {
+		cr := &r.rules[i]
+		switch {
+		case len(cr.shapes) > 0 && cr.shapes[0].beginText:
+			for _, sh := range cr.shapes {
+				c := sh.lit[0]
+				if sh.hasLead {
+					c = sh.lead
+				}
+				r.startBy[c] = append(r.startBy[c], startEntry{rule: i, sh: sh})
+			}
+		case len(cr.shapes) > 0:
+			for _, sh := range cr.shapes {
+				items = append(items, anchorEntry{rule: i, lit: sh.lit, sh: sh})
+			}
+		case len(cr.lit) > 0:
+			items = append(items, anchorEntry{rule: i, lit: cr.lit})
+		case cr.first != nil:
+			for c := range cr.first {
+				if cr.first[c] {
+					r.startBy[c] = append(r.startBy[c], startEntry{rule: i})
+				}
+			}
+		default:
+			r.always = append(r.always, i)
+		}
+		if cr.re != nil && len(cr.shapes) == 0 {
+			r.hasCand = true
+		}
 	}
-	covered := make([]bool, len(r.rules))
+	usable := func(e *anchorEntry, c byte) bool {
+		return !r.rules[e.rule].fold || !(isASCIILetter(c) || c >= 0x80)
+	}
 	chosen := map[byte]bool{}
+	coverAnchors(items, passCost(), usable, chosen)
+	// Each literal uses the chosen byte whose occurrences with the
+	// literal's neighbours around it are estimated rarest (a missing
+	// neighbour, at an end of the literal, selects nothing).
+	neighbour := func(lit []byte, j int) int {
+		if j < 0 || j >= len(lit) {
+			return 200
+		}
+		return byteCost(lit[j]) + 1
+	}
+	groupOf := map[byte]int{}
+	for _, e := range items {
+		e.off = -1
+		bestCost := 1 << 62
+		for j, c := range e.lit {
+			cost := byteCost(c) * neighbour(e.lit, j-1) * neighbour(e.lit, j+1)
+			if chosen[c] && usable(&e, c) && cost < bestCost {
+				e.off, bestCost = j, cost
+			}
+		}
+		fold := r.rules[e.rule].fold
+		b := e.lit[e.off]
+		g, ok := groupOf[b]
+		if !ok {
+			g = len(r.groups)
+			groupOf[b] = g
+			r.groups = append(r.groups, anchorGroup{b: b, minRule: e.rule})
+		}
+		grp := &r.groups[g]
+		grp.entries = append(grp.entries, e)
+		// Key by the byte before the anchor when there is one: in
+		// "word:" literals it is a letter, far more selective than the
+		// space that usually follows a colon.
+		cases := func(c byte) []byte {
+			if fold && isASCIILetter(c) {
+				return []byte{c, c ^ 0x20}
+			}
+			return []byte{c}
+		}
+		switch {
+		case e.off > 0 && e.off+1 < len(e.lit):
+			for _, p := range cases(e.lit[e.off-1]) {
+				for _, n := range cases(e.lit[e.off+1]) {
+					grp.add(&grp.pair, pairKey(p, n), e)
+				}
+			}
+		case e.off > 0:
+			c := e.lit[e.off-1]
+			grp.add(&grp.prev, c, e)
+			if fold && isASCIILetter(c) {
+				grp.add(&grp.prev, c^0x20, e)
+			}
+		case e.off+1 < len(e.lit):
+			c := e.lit[e.off+1]
+			grp.add(&grp.next, c, e)
+			if fold && isASCIILetter(c) {
+				grp.add(&grp.next, c^0x20, e)
+			}
+		default:
+			grp.single = append(grp.single, e)
+		}
+	}
+	r.minGroupRule = len(r.rules)
+	for gi := range r.groups {
+		g := &r.groups[gi]
+		r.groupOf[g.b] = g
+		r.minGroupRule = min(r.minGroupRule, g.minRule)
+	}
+	r.scan = newAnchorScanner(r.anchors())
+	if useAVX2 && len(r.groups) > 0 {
+		r.nib = newNibbleTables(r.anchors())
+	}
+}
+
+// coverAnchors adds to chosen anchor bytes that together cover every
+// literal of items, by greedy weighted set cover with pc per distinct byte.
+func coverAnchors(items []anchorEntry, pc int, usable func(*anchorEntry, byte) bool, chosen map[byte]bool) {
+	covered := make([]bool, len(items))
 	for {
 		var count [256]int
-		for i := range r.rules {
-			cr := &r.rules[i]
-			if covered[i] || len(cr.lit) == 0 {
+		for k := range items {
+			if covered[k] {
 				continue
 			}
 			var seen [256]bool
-			for _, c := range cr.lit {
-				if !seen[c] && usable(cr, c) {
+			for _, c := range items[k].lit {
+				if !seen[c] && usable(&items[k], c) {
 					seen[c] = true
 					count[c]++
 				}
@@ -407,7 +654,7 @@ func (r *Rules) buildPrefilter() {
 			if count[c] == 0 {
 				continue
 			}
-			ratio := float64(passCost+byteCost(byte(c))) / float64(count[c])
+			ratio := float64(pc+byteCost(byte(c))) / float64(count[c])
 			if best < 0 || ratio < bestRatio {
 				best, bestRatio = c, ratio
 			}
@@ -416,77 +663,12 @@ func (r *Rules) buildPrefilter() {
 			break
 		}
 		chosen[byte(best)] = true
-		for i := range r.rules {
-			if !covered[i] && bytes.IndexByte(r.rules[i].lit, byte(best)) >= 0 && usable(&r.rules[i], byte(best)) {
-				covered[i] = true
+		for k := range items {
+			if !covered[k] && bytes.IndexByte(items[k].lit, byte(best)) >= 0 && usable(&items[k], byte(best)) {
+				covered[k] = true
 			}
 		}
 	}
-	anchor := make([]int, len(r.rules))
-	for i := range r.rules {
-		cr := &r.rules[i]
-		anchor[i] = -1
-		bestCost := 1 << 30
-		for j, c := range cr.lit {
-			if chosen[c] && usable(cr, c) && byteCost(c) < bestCost {
-				anchor[i], bestCost = j, byteCost(c)
-			}
-		}
-	}
-	groupOf := map[byte]int{}
-	for i := range r.rules {
-		cr := &r.rules[i]
-		switch {
-		case anchor[i] >= 0:
-			b := cr.lit[anchor[i]]
-			g, ok := groupOf[b]
-			if !ok {
-				g = len(r.groups)
-				groupOf[b] = g
-				r.groups = append(r.groups, anchorGroup{b: b, minRule: i})
-			}
-			e := anchorEntry{rule: i, off: anchor[i], lit: cr.lit}
-			grp := &r.groups[g]
-			grp.entries = append(grp.entries, e)
-			// Key by the byte before the anchor when there is one: in
-			// "word:" literals it is a letter, far more selective than the
-			// space that usually follows a colon.
-			switch {
-			case e.off > 0:
-				c := cr.lit[e.off-1]
-				grp.add(&grp.prev, c, e)
-				if cr.fold && isASCIILetter(c) {
-					grp.add(&grp.prev, c^0x20, e)
-				}
-			case e.off+1 < len(cr.lit):
-				c := cr.lit[e.off+1]
-				grp.add(&grp.next, c, e)
-				if cr.fold && isASCIILetter(c) {
-					grp.add(&grp.next, c^0x20, e)
-				}
-			default:
-				grp.single = append(grp.single, e)
-			}
-		case cr.first != nil:
-			for c := range cr.first {
-				if cr.first[c] {
-					r.startBy[c] = append(r.startBy[c], i)
-				}
-			}
-		default:
-			r.always = append(r.always, i)
-		}
-		if cr.re != nil && cr.shape == nil {
-			r.hasCand = true
-		}
-	}
-	r.minGroupRule = len(r.rules)
-	for gi := range r.groups {
-		g := &r.groups[gi]
-		r.groupOf[g.b] = g
-		r.minGroupRule = min(r.minGroupRule, g.minRule)
-	}
-	r.scan = newAnchorScanner(r.anchors())
 }
 
 // anchors returns the anchor bytes the prefilter scans for, in scan order
@@ -544,8 +726,8 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 		}
 		switch {
 		case cr.re == nil:
-		case cr.shape != nil:
-			if !cr.shape.at(msg, s) {
+		case e.sh != nil:
+			if !e.sh.at(msg, s) {
 				continue
 			}
 		default:
@@ -567,19 +749,25 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 // with two table lookups, before any call.
 func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 	one := len(r.scan.vecs) == 1
+	nib := r.nib
 	for base := 0; base < len(msg); base += 64 {
 		w := msg[base:min(len(msg), base+64)]
 		var m uint64
-		if one && len(w) >= 16 {
-			m = maskAnchors(&w[0], len(w), &r.scan.vecs[0]) // mask64, inlined
-		} else {
+		switch { // mask64, inlined
+		case len(w) < 16:
+			m = r.scan.maskSlow(w)
+		case nib != nil:
+			m = maskNibbles(&w[0], len(w), nib)
+		case one:
+			m = maskAnchors(&w[0], len(w), &r.scan.vecs[0])
+		default:
 			m = r.scan.maskSlow(w)
 		}
 		for ; m != 0; m &= m - 1 {
 			i := base + bits.TrailingZeros64(m)
 			g := r.groupOf[msg[i]]
-			if g.minRule >= best {
-				continue
+			if g == nil || g.minRule >= best {
+				continue // not an anchor (nibbleTables), or too late a rule
 			}
 			// A missing neighbour reads as 0: at worst a false candidate,
 			// which checkHits rejects by its bounds check.
@@ -590,9 +778,12 @@ func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 			if i+1 < len(msg) {
 				next = msg[i+1]
 			}
-			kp, kn := g.prev[prev], g.next[next]
-			if kp|kn == 0 && len(g.single) == 0 {
+			kb, kp, kn := g.pair[pairKey(prev, next)], g.prev[prev], g.next[next]
+			if kb|kp|kn == 0 && len(g.single) == 0 {
 				continue
+			}
+			if kb != 0 {
+				best = r.checkHits(g.lists[kb-1], msg, i, best, cand)
 			}
 			if kp != 0 {
 				best = r.checkHits(g.lists[kp-1], msg, i, best, cand)
@@ -632,12 +823,11 @@ func (r *Rules) match(msg []byte, cls *classifyScratch) int {
 	}
 	best := n
 	if len(msg) > 0 {
-		for _, i := range r.startBy[msg[0]] {
-			cr := &r.rules[i]
-			if cr.shape == nil {
-				cand[i>>6] |= 1 << (i & 63)
-			} else if cr.shape.at(msg, 0) {
-				best = i
+		for _, e := range r.startBy[msg[0]] {
+			if e.sh == nil {
+				cand[e.rule>>6] |= 1 << (e.rule & 63)
+			} else if e.sh.at(msg, 0) {
+				best = e.rule
 				break
 			}
 		}
@@ -675,25 +865,16 @@ func ruleOrNone(best, n int) int {
 // regexPrefilter derives a prefilter from a regex: a literal that every
 // match contains (and whether it is case-folded), or, for a regex anchored at
 // the start of the text, the set of bytes a match can begin with. When the
-// regex is just a literal with assertions, it also returns that shape, which
-// replaces the regex entirely.
-func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, sh *shape) {
+// regex is just a few literals with assertions, it returns their shapes
+// instead, which replace the regex entirely.
+func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shapes []*shape) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil, false, nil, nil
 	}
 	re = re.Simplify()
-	if sh = shapeOf(re); sh != nil {
-		if sh.beginText {
-			var set [256]bool
-			if sh.hasLead {
-				set[sh.lead] = true
-			} else {
-				set[sh.lit[0]] = true
-			}
-			return nil, false, &set, sh
-		}
-		return sh.lit, false, nil, sh
+	if shapes = shapesOf(re); shapes != nil {
+		return nil, false, nil, shapes
 	}
 	if anchoredStart(re) {
 		// Checking the first byte is O(1); prefer it to a scan.

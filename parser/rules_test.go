@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -204,12 +208,131 @@ func TestCustomRulesInStream(t *testing.T) {
 }
 
 func TestAnchorsAreFew(t *testing.T) {
-	// Up to four anchors share one SIMD pass over every output message
-	// (anchorscan.go); each hit costs a check. The defaults must stay cheap.
-	if a := DefaultRules().anchors(); len(a) > 3 {
-		t.Errorf("default rules scan for %d anchor bytes %q; keep it at 3 or fewer", len(a), a)
+	// Without AVX2, up to four anchors share one SIMD pass over every
+	// output message (anchorscan.go) and each hit costs a check: the
+	// defaults must stay within one pass there. (With AVX2 any number of
+	// anchors cost one pass.)
+	avx2 := useAVX2
+	useAVX2 = false
+	r, err := CompileRules(DefaultRuleConfigs())
+	useAVX2 = avx2
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.anchors(); len(a) > anchorsPerVec {
+		t.Errorf("without AVX2, default rules scan for %d anchor bytes %q; keep it at %d or fewer", len(a), a, anchorsPerVec)
 	}
 	if len(DefaultRules().always) != 0 {
 		t.Errorf("default rules %v run their regex on every record", DefaultRules().always)
+	}
+}
+
+// The failure rules' matching (anchors, neighbour keys, regexes expanded
+// into literals, start-byte checks) picks the rule that trying every rule
+// in order with bytes.Contains and package regexp picks: on every message
+// of the fixtures and the failure corpus, and on random messages built
+// from the rules' literals, their case and digit variants and noise. Both
+// anchor choices are checked: with AVX2 (any number of anchors) and
+// without (at most a few, by set cover).
+func TestFailureMatchEqualsNaive(t *testing.T) {
+	cfgs := DefaultFailureRuleConfigs()
+	rules := make([]RuleConfig, len(cfgs))
+	res := make([]*regexp.Regexp, len(cfgs))
+	for i, fc := range cfgs {
+		rules[i] = RuleConfig{Name: fc.Name, Match: fc.Match, Regex: fc.Regex, Level: "info"}
+		if fc.Regex != "" {
+			res[i] = regexp.MustCompile(fc.Regex)
+		}
+	}
+	logs := fixtures(t)
+	corpus, err := filepath.Glob("testdata/failures/*.log")
+	if err != nil || len(corpus) == 0 {
+		t.Fatalf("failure corpus: %v", err)
+	}
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[p] = b
+	}
+	var msgs [][]byte
+	for _, data := range logs {
+		s := NewStream(nil, func(r *Record) { msgs = append(msgs, slices.Clone(r.Message)) })
+		s.Write(data)
+		s.Flush()
+	}
+	var pieces []string
+	for i, cr := range DefaultFailureRules().m.rules {
+		lits := []string{cfgs[i].Match, string(cr.lit)}
+		for _, sh := range cr.shapes {
+			lits = append(lits, string(sh.lit), string(sh.lead)+string(sh.lit))
+		}
+		for _, l := range lits {
+			if l != "" {
+				pieces = append(pieces, l, strings.ToUpper(l), strings.ToLower(l), l[:len(l)/2], l[len(l)/2:], l[1:], l[:len(l)-1])
+			}
+		}
+	}
+	pieces = append(pieces, " ", "\n", "\t", ":", "0", "1", "137", "1370", "42", "x", "_", "/", ".", "::", "'", "\"", "a.c:1:2", "超时", "\xe8", "\xff")
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 40000 {
+		var b []byte
+		for k := rng.IntN(5); k >= 0; k-- {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+		}
+		msgs = append(msgs, b)
+	}
+	avx2 := useAVX2
+	defer func() { useAVX2 = avx2 }()
+	for _, mode := range []bool{avx2, false} {
+		useAVX2 = mode
+		f, err := CompileFailureRules(cfgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cls classifyScratch
+		for _, msg := range msgs {
+			if got, want := f.m.match(msg, &cls), naive(rules, res, msg); got != want {
+				t.Fatalf("AVX2 %v, %q: match picks rule %d, naive %d", mode, msg, got, want)
+			}
+		}
+	}
+}
+
+// Regexes that denote a few literals with assertions are evaluated as
+// those literals, without package regexp; the rest keep their regex.
+func TestShapesOf(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		lits []string // nil: not reducible
+	}{
+		{`[Ee]nvironment allocation (?:rejected|failed)`, []string{"Environment allocation failed", "Environment allocation rejected", "environment allocation failed", "environment allocation rejected"}},
+		{`[Ee]xit code:? 137\b`, []string{"Exit code 137", "Exit code: 137", "exit code 137", "exit code: 137"}},
+		{`DEV\.CB\.\d+`, []string{"DEV.CB.0", "DEV.CB.1", "DEV.CB.2", "DEV.CB.3", "DEV.CB.4", "DEV.CB.5", "DEV.CB.6", "DEV.CB.7", "DEV.CB.8", "DEV.CB.9"}},
+		{`^\++ `, []string{" "}},
+		{`(?m)^MemoryError\b`, []string{"MemoryError"}},
+		{`资源(?:池)?(?:不足|已满)`, []string{"资源不足", "资源已满", "资源池不足", "资源池已满"}},
+		{`(?i)k`, []string{"K", "k", "\u212a"}},
+		{`\d+/\d+ nodes`, nil},           // a repetition in the middle
+		{`\d+\b`, nil},                   // X+ then an assertion
+		{`a\bb`, nil},                    // an assertion in the middle
+		{`(?i)out of memory`, nil},       // too many case variants
+		{`[^x]y`, nil},                   // too large a class
+		{`x\x{FFFD}`, nil},               // U+FFFD also matches an invalid byte
+		{`(?:a|)b`, []string{"ab", "b"}}, // an empty alternative inside
+		{`(?:a)?`, nil},                  // can match the empty string
+	} {
+		re, err := syntax.Parse(tc.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sh := range shapesOf(re.Simplify()) {
+			got = append(got, string(sh.lit))
+		}
+		if !slices.Equal(got, tc.lits) {
+			t.Errorf("%s: literals %q, want %q", tc.re, got, tc.lits)
+		}
 	}
 }
