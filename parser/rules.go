@@ -169,6 +169,16 @@ func shapesOf(re *syntax.Regexp) []*shape {
 			default:
 				return nil
 			}
+		case syntax.OpStar, syntax.OpQuest:
+			// A trailing X* or X? with nothing after it matches the
+			// empty string: whatever precedes it decides.
+			if !after && k == len(subs)-1 {
+				continue
+			}
+			if after {
+				return nil
+			}
+			mid = append(mid, sub)
 		default:
 			if after {
 				return nil
@@ -876,15 +886,27 @@ func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shape
 	if shapes = shapesOf(re); shapes != nil {
 		return nil, false, nil, shapes
 	}
+	l, f := requiredLiteral(re)
 	if anchoredStart(re) {
-		// Checking the first byte is O(1); prefer it to a scan.
+		// Checking the first byte is O(1); prefer it to a scan, unless
+		// the set is large (^\s*\d+ failing$) and a literal of a few
+		// bytes is required.
 		var set [256]bool
-		if firstBytes(startAfterAnchor(re), &set) {
+		if firstBytes(startAfterAnchor(re), &set) && (len(l) < 3 || countTrue(&set) <= 4) {
 			return nil, false, &set, nil
 		}
 	}
-	l, f := requiredLiteral(re)
 	return []byte(string(l)), f, nil, nil
+}
+
+func countTrue(set *[256]bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func anchoredStart(re *syntax.Regexp) bool {

@@ -322,6 +322,9 @@ func TestShapesOf(t *testing.T) {
 		{`x\x{FFFD}`, nil},               // U+FFFD also matches an invalid byte
 		{`(?:a|)b`, []string{"ab", "b"}}, // an empty alternative inside
 		{`(?:a)?`, nil},                  // can match the empty string
+		{`\bexit code [1-9][0-9]*`, []string{"exit code 1", "exit code 2", "exit code 3", "exit code 4", "exit code 5", "exit code 6", "exit code 7", "exit code 8", "exit code 9"}},
+		{`a[0-9]*b`, nil}, // a repetition in the middle
+		{`^\s*\d+ failing$`, nil},
 	} {
 		re, err := syntax.Parse(tc.re, syntax.Perl)
 		if err != nil {
