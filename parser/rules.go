@@ -314,24 +314,58 @@ type anchorGroup struct {
 	b       byte
 	minRule int
 	entries []anchorEntry // all entries, in rule order
-	// At a hit only the entries whose literal agrees with the bytes on
-	// both sides of the anchor (pair, keyed by pairKey) are checked, or
-	// for a literal that starts or ends with the anchor byte, with the one
-	// neighbour it has (next, prev); single holds one-byte literals. The
-	// tables hold an index+1 into lists (0: no entry): 1.5 KiB per group
-	// instead of 12 KiB for each [256][]anchorEntry table, so the lookups
-	// at every anchor hit stay in L1 cache.
-	pair, next, prev [256]uint16
-	lists            [][]anchorEntry
-	single           []anchorEntry
+	// At a hit only the entries whose literal agrees with two bytes next
+	// to the anchor are checked: the bytes on both sides (pair), or for a
+	// literal that starts or ends with the anchor byte, the two after it
+	// (fwd) or before it (back), keyed by pairKey. The tables hold an
+	// index+1 into lists (0: no entry): 1.5 KiB per group instead of 12 KiB
+	// for each [256][]anchorEntry table, so the lookups at every anchor hit
+	// stay in L1 cache.
+	pair, fwd, back [256]uint16
+	lists           [][]anchorEntry
+	short           *shortKeys // literals of one or two bytes; nil if none
 }
 
-// pairKey mixes the bytes before and after an anchor into a table index.
-// Different pairs can share a key: at worst a literal is compared in vain.
-func pairKey(prev, next byte) byte { return prev ^ (next<<4 | next>>4) }
+// shortKeys key the literals too short for two bytes next to the anchor:
+// by the one neighbour they have (next, prev), or none (single).
+type shortKeys struct {
+	next, prev [256]uint16
+	single     []anchorEntry
+}
 
-// add appends e to the list keyed by byte c in table t (g.pair, g.next or
-// g.prev), once.
+// pairKey mixes two bytes next to an anchor into a table index. Different
+// pairs can share a key: at worst a literal is compared in vain.
+func pairKey(a, b byte) byte { return a ^ (b<<4 | b>>4) }
+
+// Where an entry's key bytes are, relative to its anchor (keyOf).
+const (
+	keyPair = iota
+	keyFwd
+	keyBack
+	keyNext
+	keyPrev
+	keySingle
+)
+
+// keyOf returns how an entry with its anchor at lit[off] is keyed, and the
+// offsets of its key bytes from the anchor.
+func keyOf(lit []byte, off int) (kind, d1, d2 int) {
+	switch {
+	case off > 0 && off+1 < len(lit):
+		return keyPair, -1, 1
+	case off+2 < len(lit):
+		return keyFwd, 1, 2
+	case off >= 2:
+		return keyBack, -2, -1
+	case off+1 < len(lit):
+		return keyNext, 1, 0
+	case off > 0:
+		return keyPrev, -1, 0
+	}
+	return keySingle, 0, 0
+}
+
+// add appends e to the list keyed by byte c in table t, once.
 func (g *anchorGroup) add(t *[256]uint16, c byte, e anchorEntry) {
 	if t[c] == 0 {
 		g.lists = append(g.lists, nil)
@@ -488,32 +522,46 @@ func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail fu
 	return r, nil
 }
 
-// byteCost is how often a byte occurs in build log text, in per mille,
-// measured on the real fixtures and the failure corpus (analyze/testdata,
-// parser/testdata/failures) and rounded into bands, so that rare bytes are
-// preferred as anchors: every occurrence of an anchor byte costs a check.
-func byteCost(c byte) int {
-	switch {
-	case c == ' ':
-		return 75
-	case c == '0' || c == 'e':
-		return 60
-	case strings.IndexByte(":t21ascno/irl-.", c) >= 0:
-		return 30
-	case strings.IndexByte("dp[]6894um_37'Tg", c) >= 0:
-		return 13
-	case strings.IndexByte("+5hGM\nbkOFvy,NfIxRwE", c) >= 0:
-		return 5
-	case c >= 0x80:
-		return 2
+// byteCost is how often a byte occurs in the messages of build logs, in
+// occurrences per ten thousand bytes, measured on the messages of the
+// fixtures and the failure corpus (analyze/testdata, parser/testdata/
+// failures) and rounded into bands, so that rare bytes are preferred as
+// anchors: every occurrence of an anchor byte costs a look at its
+// neighbours.
+func byteCost(c byte) int { return byteCosts[c] }
+
+var byteCosts = func() (t [256]int) {
+	for c := range t {
+		t[c] = 3 // punctuation, rare letters, control bytes
+		if c >= 0x80 {
+			t[c] = 15 // lead bytes of CJK characters about that, the rest spread
+		}
 	}
-	return 1
-}
+	for _, band := range []struct {
+		bytes string
+		cost  int
+	}{
+		{"e ", 700},
+		{"tnsaoci", 450},
+		{"rl-dp", 280},
+		{"mu0/1:.2'_g", 180},
+		{"hb][49kyv3", 90},
+		{"6f87Fw,5x", 60},
+		{"I*TNRO=EA", 35},
+		{"SjU+C>BP({}\")<", 16},
+		{"D#LzGMJq", 8},
+	} {
+		for _, c := range []byte(band.bytes) {
+			t[c] = band.cost
+		}
+	}
+	return t
+}()
 
 // passCost is the cost of one more anchor byte, in byteCost units. Where
 // anchors are compared byte by byte (maskAnchors, without AVX2) it was
 // measured when every anchor was one IndexByte pass: a pass cost about as
-// much as the calls for a byte that occurs 100 times per thousand bytes; up
+// much as the calls for a byte that occurs 1000 times per ten thousand; up
 // to four anchors now share a pass, but a fifth costs a second one. With
 // AVX2 the nibble tables find any number of anchor bytes in one lookup per
 // block (maskNibbles): an anchor costs only its occurrences.
@@ -521,7 +569,7 @@ func passCost() int {
 	if useAVX2 {
 		return 0
 	}
-	return 100
+	return 1000
 }
 
 // buildPrefilter chooses anchor bytes by greedy weighted set cover: each
@@ -569,23 +617,35 @@ func (r *Rules) buildPrefilter() {
 	chosen := map[byte]bool{}
 	coverAnchors(items, passCost(), usable, chosen)
 	// Each literal uses the chosen byte whose occurrences with the
-	// literal's neighbours around it are estimated rarest (a missing
-	// neighbour, at an end of the literal, selects nothing).
-	neighbour := func(lit []byte, j int) int {
-		if j < 0 || j >= len(lit) {
-			return 200
+	// literal's key bytes next to it are estimated rarest (keyOf; a
+	// missing key byte selects nothing: any of the 10,000 bytes byteCost
+	// counts in).
+	keyCost := func(lit []byte, off int) int64 {
+		kind, d1, d2 := keyOf(lit, off)
+		cost := int64(byteCost(lit[off]))
+		for k, d := range []int{d1, d2} {
+			if kind == keySingle || k == 1 && kind >= keyNext {
+				cost *= 10000
+			} else {
+				cost *= int64(byteCost(lit[off+d]) + 1)
+			}
 		}
-		return byteCost(lit[j]) + 1
+		return cost
 	}
 	groupOf := map[byte]int{}
 	for _, e := range items {
 		e.off = -1
-		bestCost := 1 << 62
+		bestCost := int64(1 << 62)
 		for j, c := range e.lit {
-			cost := byteCost(c) * neighbour(e.lit, j-1) * neighbour(e.lit, j+1)
+			cost := keyCost(e.lit, j)
 			if chosen[c] && usable(&e, c) && cost < bestCost {
 				e.off, bestCost = j, cost
 			}
+		}
+		if e.off < 0 {
+			// A case-folded literal of letters only: no byte to anchor.
+			r.always = append(r.always, e.rule)
+			continue
 		}
 		fold := r.rules[e.rule].fold
 		b := e.lit[e.off]
@@ -597,36 +657,41 @@ func (r *Rules) buildPrefilter() {
 		}
 		grp := &r.groups[g]
 		grp.entries = append(grp.entries, e)
-		// Key by the byte before the anchor when there is one: in
-		// "word:" literals it is a letter, far more selective than the
-		// space that usually follows a colon.
-		cases := func(c byte) []byte {
+		cases := func(d int) []byte {
+			c := e.lit[e.off+d]
 			if fold && isASCIILetter(c) {
 				return []byte{c, c ^ 0x20}
 			}
 			return []byte{c}
 		}
-		switch {
-		case e.off > 0 && e.off+1 < len(e.lit):
-			for _, p := range cases(e.lit[e.off-1]) {
-				for _, n := range cases(e.lit[e.off+1]) {
-					grp.add(&grp.pair, pairKey(p, n), e)
-				}
+		kind, d1, d2 := keyOf(e.lit, e.off)
+		if kind >= keyNext && grp.short == nil {
+			grp.short = &shortKeys{}
+		}
+		switch kind {
+		case keySingle:
+			grp.short.single = append(grp.short.single, e)
+		case keyNext, keyPrev:
+			t := &grp.short.next
+			if kind == keyPrev {
+				t = &grp.short.prev
 			}
-		case e.off > 0:
-			c := e.lit[e.off-1]
-			grp.add(&grp.prev, c, e)
-			if fold && isASCIILetter(c) {
-				grp.add(&grp.prev, c^0x20, e)
-			}
-		case e.off+1 < len(e.lit):
-			c := e.lit[e.off+1]
-			grp.add(&grp.next, c, e)
-			if fold && isASCIILetter(c) {
-				grp.add(&grp.next, c^0x20, e)
+			for _, c := range cases(d1) {
+				grp.add(t, c, e)
 			}
 		default:
-			grp.single = append(grp.single, e)
+			t := &grp.pair
+			switch kind {
+			case keyFwd:
+				t = &grp.fwd
+			case keyBack:
+				t = &grp.back
+			}
+			for _, c1 := range cases(d1) {
+				for _, c2 := range cases(d2) {
+					grp.add(t, pairKey(c1, c2), e)
+				}
+			}
 		}
 	}
 	r.minGroupRule = len(r.rules)
@@ -676,6 +741,61 @@ func coverAnchors(items []anchorEntry, pc int, usable func(*anchorEntry, byte) b
 		for k := range items {
 			if !covered[k] && bytes.IndexByte(items[k].lit, byte(best)) >= 0 && usable(&items[k], byte(best)) {
 				covered[k] = true
+			}
+		}
+	}
+	// Greedy cover can keep a common byte that covers many literals where
+	// a few rare ones would do: drop a chosen byte whenever the literals
+	// that need it are covered more cheaply by adding their rarest bytes.
+	byCost := make([]byte, 0, 256)
+	for c := range 256 {
+		byCost = append(byCost, byte(c))
+	}
+	slices.SortStableFunc(byCost, func(a, b byte) int { return byteCost(b) - byteCost(a) })
+	for improved := true; improved; {
+		improved = false
+		for _, b := range byCost {
+			if !chosen[b] {
+				continue
+			}
+			need, ok := map[byte]bool{}, true
+			for k := range items {
+				e := &items[k]
+				if bytes.IndexByte(e.lit, b) < 0 || !usable(e, b) {
+					continue
+				}
+				rarest, other := -1, false
+				for _, c := range e.lit {
+					if c == b || !usable(e, c) {
+						continue
+					}
+					if chosen[c] || need[c] {
+						other = true
+						break
+					}
+					if rarest < 0 || byteCost(c) < byteCost(byte(rarest)) {
+						rarest = int(c)
+					}
+				}
+				if other {
+					continue
+				}
+				if rarest < 0 {
+					ok = false
+					break
+				}
+				need[byte(rarest)] = true
+			}
+			add := 0
+			for c := range need {
+				add += pc + byteCost(c)
+			}
+			if ok && add < pc+byteCost(b) {
+				delete(chosen, b)
+				for c := range need {
+					chosen[c] = true
+				}
+				improved = true
 			}
 		}
 	}
@@ -754,9 +874,9 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 // (anchorScanner.mask64), in position order; the order does not matter for
 // the result, which is the smallest matching rule.
 //
-// About half of the anchor hits in real output (a ':' in a URL or a time)
-// have no literal keyed by their neighbouring bytes; they are rejected here
-// with two table lookups, before any call.
+// Most anchor hits in real output have no literal keyed by the bytes
+// around them; they are rejected here with three table lookups, before any
+// call.
 func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 	one := len(r.scan.vecs) == 1
 	nib := r.nib
@@ -781,28 +901,37 @@ func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 			}
 			// A missing neighbour reads as 0: at worst a false candidate,
 			// which checkHits rejects by its bounds check.
-			var prev, next byte
-			if i > 0 {
-				prev = msg[i-1]
+			var prev2, prev, next, next2 byte
+			if i >= 2 {
+				prev2, prev = msg[i-2], msg[i-1]
+			} else if i == 1 {
+				prev = msg[0]
 			}
-			if i+1 < len(msg) {
+			if i+2 < len(msg) {
+				next, next2 = msg[i+1], msg[i+2]
+			} else if i+1 < len(msg) {
 				next = msg[i+1]
 			}
-			kb, kp, kn := g.pair[pairKey(prev, next)], g.prev[prev], g.next[next]
-			if kb|kp|kn == 0 && len(g.single) == 0 {
-				continue
+			kp, kf, kb := g.pair[pairKey(prev, next)], g.fwd[pairKey(next, next2)], g.back[pairKey(prev2, prev)]
+			if kp != 0 {
+				best = r.checkHits(g.lists[kp-1], msg, i, best, cand)
+			}
+			if kf != 0 {
+				best = r.checkHits(g.lists[kf-1], msg, i, best, cand)
 			}
 			if kb != 0 {
 				best = r.checkHits(g.lists[kb-1], msg, i, best, cand)
 			}
-			if kp != 0 {
-				best = r.checkHits(g.lists[kp-1], msg, i, best, cand)
-			}
-			if kn != 0 {
-				best = r.checkHits(g.lists[kn-1], msg, i, best, cand)
-			}
-			if len(g.single) > 0 {
-				best = r.checkHits(g.single, msg, i, best, cand)
+			if sk := g.short; sk != nil {
+				if k := sk.next[next]; k != 0 {
+					best = r.checkHits(g.lists[k-1], msg, i, best, cand)
+				}
+				if k := sk.prev[prev]; k != 0 {
+					best = r.checkHits(g.lists[k-1], msg, i, best, cand)
+				}
+				if len(sk.single) > 0 {
+					best = r.checkHits(sk.single, msg, i, best, cand)
+				}
 			}
 			if best <= r.minGroupRule {
 				return best
@@ -887,6 +1016,7 @@ func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shape
 		return nil, false, nil, shapes
 	}
 	l, f := requiredLiteral(re)
+	l = exactRun(l, f)
 	if anchoredStart(re) {
 		// Checking the first byte is O(1); prefer it to a scan, unless
 		// the set is large (^\s*\d+ failing$) and a literal of a few
@@ -897,6 +1027,37 @@ func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shape
 		}
 	}
 	return []byte(string(l)), f, nil, nil
+}
+
+// exactRun returns the longest run of the literal l that the prefilter
+// finds exactly where package regexp does: without U+FFFD (which regexp
+// also matches at an invalid byte) and, case-folded, without runes that
+// fold outside ASCII. The prefilter compares a window of len(lit) bytes
+// ignoring ASCII case and keys literals by their bytes, while a
+// case-insensitive k also matches the 3-byte Kelvin sign, s the long s, σ
+// a Σ of other bytes.
+func exactRun(l []rune, fold bool) []rune {
+	var best []rune
+	start := 0
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && plainRunes(l[i]) && (!fold || asciiFolds(l[i])) {
+			continue
+		}
+		if i-start > len(best) {
+			best = l[start:i]
+		}
+		start = i + 1
+	}
+	return best
+}
+
+func asciiFolds(r rune) bool {
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if r >= utf8.RuneSelf || f >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func countTrue(set *[256]bool) int {

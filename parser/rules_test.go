@@ -117,6 +117,12 @@ func TestPrefilterEqualsNaive(t *testing.T) {
 		RuleConfig{Name: "alt", Regex: `^(?:gcc|clang): `, Level: "warning"},
 		RuleConfig{Name: "unicode", Match: "构建失败", Level: "error"},
 		RuleConfig{Name: "fold-unicode", Regex: `(?i)ß: stop`, Level: "debug"},
+		// Case folds outside ASCII: k also matches the Kelvin sign
+		// (3 bytes), s the long s (2 bytes), σ the Σ of other bytes.
+		RuleConfig{Name: "fold-kelvin", Regex: `(?i)desk: full`, Level: "warning"},
+		RuleConfig{Name: "fold-sigma", Regex: `(?i)xσ:`, Level: "warning"},
+		// U+FFFD also matches an invalid byte.
+		RuleConfig{Name: "replacement", Regex: `bad\x{FFFD}byte`, Level: "warning"},
 	)
 	// More than 64 rules exercise the multi-word candidate set.
 	for i := 0; i < 70; i++ {
@@ -144,7 +150,8 @@ func TestPrefilterEqualsNaive(t *testing.T) {
 				pieces = append(pieces, s, strings.ToUpper(s), s[:len(s)/2], s[len(s)/2:])
 			}
 		}
-		pieces = append(pieces, " ", "\n", "a", "123x", "tok7", "tok70", "Z", ":", "[", "+ ", "gcc: ", "SS: stop", "ß: STOP", "构建", "失败")
+		pieces = append(pieces, " ", "\n", "a", "123x", "tok7", "tok70", "Z", ":", "[", "+ ", "gcc: ", "SS: stop", "ß: STOP", "构建", "失败",
+			"de\u017f\u212a: FULL", "DESK: full", "X\u03a3:", "x\u03c3:", "bad\xffbyte", "bad\ufffdbyte")
 		rng := rand.New(rand.NewPCG(3, 4))
 		for n := 0; n < 30000; n++ {
 			var b []byte
@@ -244,24 +251,7 @@ func TestFailureMatchEqualsNaive(t *testing.T) {
 			res[i] = regexp.MustCompile(fc.Regex)
 		}
 	}
-	logs := fixtures(t)
-	corpus, err := filepath.Glob("testdata/failures/*.log")
-	if err != nil || len(corpus) == 0 {
-		t.Fatalf("failure corpus: %v", err)
-	}
-	for _, p := range corpus {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs[p] = b
-	}
-	var msgs [][]byte
-	for _, data := range logs {
-		s := NewStream(nil, func(r *Record) { msgs = append(msgs, slices.Clone(r.Message)) })
-		s.Write(data)
-		s.Flush()
-	}
+	msgs := fixtureMessages(t)
 	var pieces []string
 	for i, cr := range DefaultFailureRules().m.rules {
 		lits := []string{cfgs[i].Match, string(cr.lit)}
@@ -338,4 +328,57 @@ func TestShapesOf(t *testing.T) {
 			t.Errorf("%s: literals %q, want %q", tc.re, got, tc.lits)
 		}
 	}
+}
+
+// BenchmarkMatch times the matching engine alone: every message of the
+// fixtures and the failure corpus through the severity rules and through
+// the failure rules (MB/s of message text).
+//
+//	go test -run X -bench Match -count 5 ./parser
+func BenchmarkMatch(b *testing.B) {
+	msgs := fixtureMessages(b)
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
+	}
+	for _, tc := range []struct {
+		name  string
+		rules *Rules
+	}{{"severity", DefaultRules()}, {"failure", DefaultFailureRules().m}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(size))
+			var cls classifyScratch
+			n := 0
+			for b.Loop() {
+				for _, m := range msgs {
+					n += tc.rules.match(m, &cls)
+				}
+			}
+			_ = n
+		})
+	}
+}
+
+// fixtureMessages returns the messages of every record of the fixtures and
+// the failure corpus.
+func fixtureMessages(tb testing.TB) [][]byte {
+	logs := fixtures(tb)
+	corpus, err := filepath.Glob("testdata/failures/*.log")
+	if err != nil || len(corpus) == 0 {
+		tb.Fatalf("failure corpus: %v", err)
+	}
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		logs[p] = b
+	}
+	var msgs [][]byte
+	for _, data := range logs {
+		s := NewStream(nil, func(r *Record) { msgs = append(msgs, slices.Clone(r.Message)) })
+		s.Write(data)
+		s.Flush()
+	}
+	return msgs
 }
