@@ -12,6 +12,8 @@ import (
 // the message with up to four anchor bytes in SSE2 registers on amd64
 // (anchorscan_amd64.s) and returns one bit per position. Other
 // architectures use the SWAR loop maskAnchorsSWAR (anchorscan_generic.go).
+// The rules use it where the CPU has no AVX2 (with AVX2: pairscan.go); the
+// record split uses it everywhere (stream.go).
 
 // anchorsPerVec is how many anchor bytes one anchorVec holds.
 const anchorsPerVec = 4
@@ -24,64 +26,6 @@ type anchorVec [anchorsPerVec][16]byte
 type anchorScanner struct {
 	vecs  []anchorVec // amd64: the anchor bytes, four per vector
 	isAnc [256]bool   // every anchor byte (the generic path and short tails)
-}
-
-// With AVX2, a Rules finds all its anchor bytes, however many, with one
-// table lookup per block (maskNibbles), which can also report a few bytes
-// that are not anchors; the caller skips those.
-//
-// nibbleTables classify a byte c by its two nibbles: c is a candidate when
-// lo[c&15] & hi[c>>4] != 0. Each of the eight bits of hi stands for a group
-// of high nibbles: one bit each for 0x2-0x7 (printable ASCII, so ASCII
-// anchors are found exactly), one for 0xe-0xf (the lead bytes of CJK
-// characters) and one for the rest (control bytes, UTF-8 continuation
-// bytes and other lead bytes), whose members can be reported for each other.
-// Each table is stored twice (one AVX2 register), then the 0x0f mask.
-type nibbleTables struct {
-	lo, hi, mask [32]byte
-}
-
-// nibbleBit is the bit of the high-nibble group of c.
-func nibbleBit(c byte) byte {
-	switch h := c >> 4; {
-	case h >= 2 && h <= 7:
-		return 1 << (h - 2)
-	case h >= 0xe:
-		return 1 << 6
-	}
-	return 1 << 7
-}
-
-func newNibbleTables(anchors []byte) *nibbleTables {
-	t := &nibbleTables{}
-	for h := range 16 {
-		t.hi[h] = nibbleBit(byte(h << 4))
-		t.hi[h+16] = t.hi[h]
-	}
-	for _, c := range anchors {
-		t.lo[c&15] |= nibbleBit(c)
-		t.lo[c&15+16] = t.lo[c&15]
-	}
-	for i := range t.mask {
-		t.mask[i] = 0x0f
-	}
-	return t
-}
-
-// has reports whether c is a candidate byte of t (the reference for
-// maskNibbles).
-func (t *nibbleTables) has(c byte) bool { return t.lo[c&15]&t.hi[c>>4] != 0 }
-
-// maskNibblesGeneric is the portable maskNibbles, the reference the amd64
-// version is tested against.
-func maskNibblesGeneric(p *byte, n int, t *nibbleTables) uint64 {
-	var m uint64
-	for i, c := range unsafe.Slice(p, n) {
-		if t.has(c) {
-			m |= 1 << i
-		}
-	}
-	return m
 }
 
 func newAnchorScanner(anchors []byte) anchorScanner {

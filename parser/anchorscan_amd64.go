@@ -7,11 +7,11 @@ package parser
 //go:noescape
 func maskAnchors(p *byte, n int, v *anchorVec) uint64
 
-// maskNibbles returns, for 16 <= n <= 64, a bit per byte c of p[:n] for
-// which t.has(c). AVX2 only; in anchorscan_amd64.s.
+// maskPairs returns, for 17 <= n <= 65, a bit per position i < n-1 of
+// p[:n] for which t.pass(p[i], p[i+1]). AVX2 only; in anchorscan_amd64.s.
 //
 //go:noescape
-func maskNibbles(p *byte, n int, t *nibbleTables) uint64
+func maskPairs(p *byte, n int, t *pairTables) uint64
 
 // useAVX2 is read by maskAnchors.
 var useAVX2 = cpuHasAVX2()

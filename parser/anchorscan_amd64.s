@@ -128,43 +128,55 @@ no:
 	MOVB $0, ret+0(FP)
 	RET
 
-// NIBBLES sets V0 to 0xff at the bytes of V0 whose nibbles share no table
-// bit: V4 and V5 hold the lo and hi tables, V6 0x0f, V7 zero, V1 is
-// clobbered. Used with Y (32 bytes) and X (16 bytes) registers.
-#define NIBBLES(V0, V1, V4, V5, V6, V7) \
+// LOOKUP sets V0 to LO[c&15] & HI[c>>4] for each byte c of V0: LO and HI
+// hold 16-byte tables (twice, for Y registers), M 0x0f in every byte; V1
+// is clobbered. Used with Y (32 bytes) and X (16 bytes) registers.
+#define LOOKUP(V0, V1, LO, HI, M) \
 	VPSRLW $4, V0, V1 \
-	VPAND V6, V0, V0 \
-	VPAND V6, V1, V1 \
-	VPSHUFB V0, V4, V0 \
-	VPSHUFB V1, V5, V1 \
-	VPAND V0, V1, V0 \
+	VPAND M, V0, V0 \
+	VPAND M, V1, V1 \
+	VPSHUFB V0, LO, V0 \
+	VPSHUFB V1, HI, V1 \
+	VPAND V0, V1, V0
+
+// PAIRS sets V0 to 0xff at the bytes c of V0, followed by d in V2, for
+// which lo0[c&15] & hi0[c>>4] & lo1[d&15] & hi1[d>>4] is zero (tables in
+// Y8-Y11 or X8-X11, 0x0f in V6, zero in V7); V1, V2, V3 are clobbered.
+#define PAIRS(V0, V1, V2, V3, LO0, HI0, LO1, HI1, V6, V7) \
+	LOOKUP(V0, V1, LO0, HI0, V6) \
+	LOOKUP(V2, V3, LO1, HI1, V6) \
+	VPAND V2, V0, V0 \
 	VPCMPEQB V7, V0, V0
 
-// func maskNibbles(p *byte, n int, t *nibbleTables) uint64
+// func maskPairs(p *byte, n int, t *pairTables) uint64
 //
-// AVX2 only (callers check useAVX2), 16 <= n <= 64: a bit per byte of
-// p[:n] (bit i for p[i]) that is set where t.lo[c&15] & t.hi[c>>4] != 0
-// for the byte c. VPSHUFB looks both nibbles of 32 (or 16) bytes up at
-// once, so the cost does not depend on how many bytes the tables hold.
-// Two blocks cover the window: the first 32 bytes and the 32 ending at
-// p[n-1] (16 and 16 for n < 32); overlapping bits agree.
-TEXT ·maskNibbles(SB), NOSPLIT, $0-32
+// AVX2 only (callers check useAVX2), 17 <= n <= 65: a bit per position
+// i < n-1 (bit i) that is set where the bytes p[i], p[i+1] share a bucket
+// bit in the tables of t (pairTables.pass). The second bytes are the same
+// loads one byte further on. Two blocks of 32 (or 16) positions cover the
+// n-1 positions: the first and the last (overlapping bits agree).
+TEXT ·maskPairs(SB), NOSPLIT, $0-32
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), BX
 	MOVQ t+16(FP), DI
-	VMOVDQU 0(DI), Y4    // lo table, twice
-	VMOVDQU 32(DI), Y5   // hi table, twice
-	VMOVDQU 64(DI), Y6   // 0x0f, 32 times
+	DECQ BX              // positions
+	VMOVDQU 0(DI), Y8    // lo0
+	VMOVDQU 32(DI), Y9   // hi0
+	VMOVDQU 64(DI), Y10  // lo1
+	VMOVDQU 96(DI), Y11  // hi1
+	VMOVDQU 128(DI), Y6  // 0x0f, 32 times
 	VPXOR Y7, Y7, Y7
-	LEAQ -32(BX), CX     // the 32 bytes ending at p[n-1]
+	LEAQ -32(BX), CX     // the last 32 positions
 	CMPQ BX, $32
-	JLT  short
+	JLT  pshort
 	VMOVDQU (SI), Y0
-	NIBBLES(Y0, Y1, Y4, Y5, Y6, Y7)
+	VMOVDQU 1(SI), Y2
+	PAIRS(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11, Y6, Y7)
 	VPMOVMSKB Y0, AX
-	NOTL AX              // bits 0-31, zero-extended
+	NOTL AX
 	VMOVDQU (SI)(CX*1), Y0
-	NIBBLES(Y0, Y1, Y4, Y5, Y6, Y7)
+	VMOVDQU 1(SI)(CX*1), Y2
+	PAIRS(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11, Y6, Y7)
 	VPMOVMSKB Y0, DX
 	NOTL DX
 	SHLQ CX, DX
@@ -172,14 +184,16 @@ TEXT ·maskNibbles(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	MOVQ AX, ret+24(FP)
 	RET
-short:
-	ADDQ $16, CX         // the 16 bytes ending at p[n-1]
+pshort:
+	ADDQ $16, CX         // the last 16 positions
 	VMOVDQU (SI), X0
-	NIBBLES(X0, X1, X4, X5, X6, X7)
+	VMOVDQU 1(SI), X2
+	PAIRS(X0, X1, X2, X3, X8, X9, X10, X11, X6, X7)
 	VPMOVMSKB X0, AX
 	XORL $0xffff, AX
 	VMOVDQU (SI)(CX*1), X0
-	NIBBLES(X0, X1, X4, X5, X6, X7)
+	VMOVDQU 1(SI)(CX*1), X2
+	PAIRS(X0, X1, X2, X3, X8, X9, X10, X11, X6, X7)
 	VPMOVMSKB X0, DX
 	XORL $0xffff, DX
 	SHLQ CX, DX

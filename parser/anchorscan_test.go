@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -21,9 +20,6 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 		// Few distinct bytes, so anchors occur often.
 		for i := range buf {
 			buf[i] = anchors[rng.IntN(len(anchors))] ^ byte(rng.IntN(4)&1)
-			if rng.IntN(8) == 0 {
-				buf[i] = byte(rng.IntN(256)) // the nibble tables' other bytes
-			}
 		}
 		off := rng.IntN(16)
 		b := buf[off : off+rng.IntN(len(buf)-off)]
@@ -39,25 +35,6 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 			t.Fatalf("anchors %q, %q: mask64 %064b, want %064b", anchors, b, got, want)
 		}
 		if n := min(len(b), 64); n >= 16 {
-			// The nibble tables report every anchor, and besides them
-			// only bytes outside printable ASCII.
-			nib := newNibbleTables(anchors)
-			got := maskNibblesGeneric(&b[0], n, nib)
-			if useAVX2 {
-				if native := maskNibbles(&b[0], n, nib); native != got {
-					t.Fatalf("anchors %q, %q: maskNibbles %064b, want %064b", anchors, b[:n], native, got)
-				}
-			}
-			if got&want != want {
-				t.Fatalf("anchors %q, %q: nibble mask %064b misses some of %064b", anchors, b[:n], got, want)
-			}
-			for extra := got &^ want; extra != 0; extra &= extra - 1 {
-				if c := b[bits.TrailingZeros64(extra)]; c >= 0x20 && c < 0x80 {
-					t.Fatalf("anchors %q, %q: nibble mask %064b reports ASCII %q", anchors, b[:n], got, c)
-				}
-			}
-		}
-		if n := min(len(b), 64); n >= 16 {
 			for vi := range s.vecs {
 				want := maskAnchorsGeneric(&b[0], n, &s.vecs[vi])
 				if got := maskAnchors(&b[0], n, &s.vecs[vi]); got != want {
@@ -68,6 +45,46 @@ func TestAnchorScanMatchesLoop(t *testing.T) {
 					t.Fatalf("anchors %q, %q: maskAnchorsSWAR %064b, want %064b", anchors, b[:n], got, want)
 				}
 			}
+		}
+	}
+}
+
+// The AVX2 pair scan agrees with a plain loop over its tables for every
+// length from 17 to 65 and every alignment, with random buckets.
+func TestPairScanMatchesLoop(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2: the pair engine is not used")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	buf := make([]byte, 200)
+	for iter := 0; iter < 3000; iter++ {
+		var tb pairTables
+		for i := range 16 {
+			tb.lo0[i], tb.hi0[i] = byte(rng.Uint32()), byte(rng.Uint32())
+			tb.lo1[i], tb.hi1[i] = byte(rng.Uint32()), byte(rng.Uint32())
+			if rng.IntN(2) == 0 { // sparse tables, so that some pairs fail
+				tb.lo0[i] &= byte(rng.Uint32())
+				tb.lo1[i] &= byte(rng.Uint32())
+			}
+		}
+		for i := range 16 {
+			tb.lo0[i+16], tb.hi0[i+16], tb.lo1[i+16], tb.hi1[i+16] = tb.lo0[i], tb.hi0[i], tb.lo1[i], tb.hi1[i]
+		}
+		for i := range tb.mask {
+			tb.mask[i] = 0x0f
+		}
+		for i := range buf {
+			buf[i] = byte(rng.IntN(256))
+		}
+		off := rng.IntN(16)
+		n := 17 + rng.IntN(49)
+		b := buf[off : off+n]
+		want := maskPairsGeneric(&b[0], n, &tb)
+		if got := maskPairs(&b[0], n, &tb); got != want {
+			t.Fatalf("%q: maskPairs %064b, want %064b", b, got, want)
+		}
+		if want>>(n-1) != 0 {
+			t.Fatalf("%q: a bit past the last pair: %064b", b, want)
 		}
 	}
 }

@@ -32,13 +32,16 @@ type RuleConfig struct {
 //
 // Classification is built for the common record that matches nothing: every
 // rule needs a literal (the Match text, or a literal every match of the
-// Regex must contain); for each literal one "anchor" byte is chosen, and one
-// SIMD pass over a message finds all anchor bytes, up to four per pass
-// (anchorscan.go). A regex only runs when its literal was found. Regexes anchored at the message
-// start are pre-checked against the set of bytes a match can begin with, and
-// a regex that is one literal with ^, $, \b (or a leading X+) is evaluated
-// without package regexp at all. Only a regex with neither a literal nor a
-// first-byte set runs on every output record.
+// Regex must contain), and one SIMD pass over a message finds where
+// literals may start. With AVX2 each literal is anchored at a rare pair of
+// adjacent bytes and the pass tests every position against all pairs at
+// once (pairscan.go); otherwise at one "anchor" byte, up to four per pass
+// (anchorscan.go). A regex only runs when its literal was found. Regexes
+// anchored at the message start are pre-checked against the set of bytes
+// (and the literal prefix) a match can begin with, and a regex that is a
+// few literals with ^, $, \b around them ([Ee]xit code:? [1-9], or a
+// leading X+) is evaluated without package regexp at all. Only a regex
+// with neither a literal nor a first-byte set runs on every output record.
 type Rules struct {
 	rules  []compiledRule
 	groups []anchorGroup
@@ -51,7 +54,7 @@ type Rules struct {
 	groupOf      [256]*anchorGroup
 	minGroupRule int
 	scan         anchorScanner // finds all anchor bytes in one pass
-	nib          *nibbleTables // with AVX2: finds them in one lookup per block
+	pairs        *pairEngine   // with AVX2: finds the literals by pairs instead
 	hasCand      bool          // some rule needs package regexp
 }
 
@@ -62,6 +65,8 @@ type compiledRule struct {
 	fold  bool   // lit is compared ignoring case
 	re    *regexp.Regexp
 	first *[256]bool // for regexes anchored at the message start
+	// prefix, with first, is a literal every match starts with.
+	prefix []byte
 	// shapes is set when the regex matches exactly the texts of a few
 	// literals with assertions (^, $, \b) around them: the regex matches
 	// where one of its shapes does, and is evaluated without package
@@ -74,7 +79,10 @@ type compiledRule struct {
 // whose middle part matches one of a few strings ([Ee]xit code:? [1-9])
 // has one shape per string, with the same assertions.
 type shape struct {
-	lit                              []byte
+	lit []byte
+	// post holds the ASCII byte sets of the classes after lit
+	// (exit code [1-9]): bit c%64 of post[k][c/64] for byte c.
+	post                             [][2]uint64
 	beginText, beginLine, wordBefore bool
 	endText, endLine, wordAfter      bool
 	lead                             byte // with beginText: one or more lead bytes before lit
@@ -106,8 +114,14 @@ func (sh *shape) at(b []byte, s int) bool {
 		}
 	}
 	e := s + len(sh.lit)
-	if s < 0 || e > len(b) || string(b[s:e]) != string(sh.lit) {
+	if s < 0 || e+len(sh.post) > len(b) || string(b[s:e]) != string(sh.lit) {
 		return false
+	}
+	for _, set := range sh.post {
+		if c := b[e]; c >= utf8.RuneSelf || set[c>>6]&(1<<(c&63)) == 0 {
+			return false
+		}
+		e++
 	}
 	return !(sh.beginText && start != 0 ||
 		sh.beginLine && start != 0 && b[start-1] != '\n' ||
@@ -186,6 +200,16 @@ func shapesOf(re *syntax.Regexp) []*shape {
 			mid = append(mid, sub)
 		}
 	}
+	// Trailing classes of ASCII bytes are checked as byte sets after the
+	// literal rather than multiplied into it (nine literals for [1-9]).
+	for len(mid) > 1 && !sh.hasLead {
+		set, ok := asciiClass(mid[len(mid)-1])
+		if !ok {
+			break
+		}
+		sh.post = append([][2]uint64{set}, sh.post...)
+		mid = mid[:len(mid)-1]
+	}
 	lits, ok := finiteStrings(&syntax.Regexp{Op: syntax.OpConcat, Sub: mid}, maxShapes)
 	if !ok || len(lits) == 0 || sh.hasLead && len(lits) > 1 {
 		return nil
@@ -200,6 +224,23 @@ func shapesOf(re *syntax.Regexp) []*shape {
 		out = append(out, &alt)
 	}
 	return out
+}
+
+// asciiClass returns the set of a character class of ASCII runes only.
+func asciiClass(re *syntax.Regexp) ([2]uint64, bool) {
+	var set [2]uint64
+	if re.Op != syntax.OpCharClass || len(re.Rune) == 0 {
+		return set, false
+	}
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		if re.Rune[i+1] >= utf8.RuneSelf {
+			return set, false
+		}
+		for c := re.Rune[i]; c <= re.Rune[i+1]; c++ {
+			set[c>>6] |= 1 << (c & 63)
+		}
+	}
+	return set, true
 }
 
 // finiteStrings returns the strings re matches (each once), when they are
@@ -306,8 +347,9 @@ type anchorEntry struct {
 // startEntry is a rule checked at the first byte of a message: a shape
 // anchored at the start, or (sh nil) a regex whose first-byte set holds it.
 type startEntry struct {
-	rule int
-	sh   *shape
+	rule   int
+	sh     *shape
+	prefix []byte // without sh: the regex's literal prefix, checked first
 }
 
 type anchorGroup struct {
@@ -511,7 +553,7 @@ func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail fu
 				break
 			}
 			cr.re = re
-			cr.lit, cr.fold, cr.first, cr.shapes = regexPrefilter(sp.regex)
+			cr.lit, cr.fold, cr.first, cr.prefix, cr.shapes = regexPrefilter(sp.regex)
 		}
 		r.rules[i] = cr
 	}
@@ -558,19 +600,13 @@ var byteCosts = func() (t [256]int) {
 	return t
 }()
 
-// passCost is the cost of one more anchor byte, in byteCost units. Where
-// anchors are compared byte by byte (maskAnchors, without AVX2) it was
-// measured when every anchor was one IndexByte pass: a pass cost about as
-// much as the calls for a byte that occurs 1000 times per ten thousand; up
-// to four anchors now share a pass, but a fifth costs a second one. With
-// AVX2 the nibble tables find any number of anchor bytes in one lookup per
-// block (maskNibbles): an anchor costs only its occurrences.
-func passCost() int {
-	if useAVX2 {
-		return 0
-	}
-	return 1000
-}
+// passCost is the cost of one more anchor byte, in byteCost units, for
+// the single-byte anchors used without AVX2 (with AVX2, literals are found
+// by pairs: pairscan.go). It was measured when every anchor was one
+// IndexByte pass: a pass cost about as much as the calls for a byte that
+// occurs 1000 times per ten thousand; up to four anchors now share a pass
+// (maskAnchors), but a fifth costs a second one.
+const passCost = 1000
 
 // buildPrefilter chooses anchor bytes by greedy weighted set cover: each
 // distinct anchor costs passCost plus its occurrences (byteCost); a byte
@@ -601,7 +637,7 @@ func (r *Rules) buildPrefilter() {
 		case cr.first != nil:
 			for c := range cr.first {
 				if cr.first[c] {
-					r.startBy[c] = append(r.startBy[c], startEntry{rule: i})
+					r.startBy[c] = append(r.startBy[c], startEntry{rule: i, prefix: cr.prefix})
 				}
 			}
 		default:
@@ -611,11 +647,15 @@ func (r *Rules) buildPrefilter() {
 			r.hasCand = true
 		}
 	}
+	if useAVX2 && len(items) > 0 {
+		r.pairs = newPairEngine(items, r.rules)
+		return
+	}
 	usable := func(e *anchorEntry, c byte) bool {
 		return !r.rules[e.rule].fold || !(isASCIILetter(c) || c >= 0x80)
 	}
 	chosen := map[byte]bool{}
-	coverAnchors(items, passCost(), usable, chosen)
+	coverAnchors(items, passCost, usable, chosen)
 	// Each literal uses the chosen byte whose occurrences with the
 	// literal's key bytes next to it are estimated rarest (keyOf; a
 	// missing key byte selects nothing: any of the 10,000 bytes byteCost
@@ -701,9 +741,6 @@ func (r *Rules) buildPrefilter() {
 		r.minGroupRule = min(r.minGroupRule, g.minRule)
 	}
 	r.scan = newAnchorScanner(r.anchors())
-	if useAVX2 && len(r.groups) > 0 {
-		r.nib = newNibbleTables(r.anchors())
-	}
 }
 
 // coverAnchors adds to chosen anchor bytes that together cover every
@@ -879,15 +916,12 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 // call.
 func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 	one := len(r.scan.vecs) == 1
-	nib := r.nib
 	for base := 0; base < len(msg); base += 64 {
 		w := msg[base:min(len(msg), base+64)]
 		var m uint64
 		switch { // mask64, inlined
 		case len(w) < 16:
 			m = r.scan.maskSlow(w)
-		case nib != nil:
-			m = maskNibbles(&w[0], len(w), nib)
 		case one:
 			m = maskAnchors(&w[0], len(w), &r.scan.vecs[0])
 		default:
@@ -896,8 +930,8 @@ func (r *Rules) scanAnchors(msg []byte, best int, cand []uint64) int {
 		for ; m != 0; m &= m - 1 {
 			i := base + bits.TrailingZeros64(m)
 			g := r.groupOf[msg[i]]
-			if g == nil || g.minRule >= best {
-				continue // not an anchor (nibbleTables), or too late a rule
+			if g.minRule >= best {
+				continue
 			}
 			// A missing neighbour reads as 0: at worst a false candidate,
 			// which checkHits rejects by its bounds check.
@@ -964,12 +998,17 @@ func (r *Rules) match(msg []byte, cls *classifyScratch) int {
 	if len(msg) > 0 {
 		for _, e := range r.startBy[msg[0]] {
 			if e.sh == nil {
-				cand[e.rule>>6] |= 1 << (e.rule & 63)
+				if bytes.HasPrefix(msg, e.prefix) {
+					cand[e.rule>>6] |= 1 << (e.rule & 63)
+				}
 			} else if e.sh.at(msg, 0) {
 				best = e.rule
 				break
 			}
 		}
+	}
+	if r.pairs != nil && best > r.pairs.minRule {
+		best = r.scanPairs(msg, best, cand)
 	}
 	if len(r.groups) > 0 && best > r.minGroupRule {
 		best = r.scanAnchors(msg, best, cand)
@@ -1006,14 +1045,14 @@ func ruleOrNone(best, n int) int {
 // the start of the text, the set of bytes a match can begin with. When the
 // regex is just a few literals with assertions, it returns their shapes
 // instead, which replace the regex entirely.
-func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shapes []*shape) {
+func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, prefix []byte, shapes []*shape) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return nil, false, nil, nil
+		return nil, false, nil, nil, nil
 	}
 	re = re.Simplify()
 	if shapes = shapesOf(re); shapes != nil {
-		return nil, false, nil, shapes
+		return nil, false, nil, nil, shapes
 	}
 	l, f := requiredLiteral(re)
 	l = exactRun(l, f)
@@ -1022,11 +1061,16 @@ func regexPrefilter(expr string) (lit []byte, fold bool, first *[256]bool, shape
 		// the set is large (^\s*\d+ failing$) and a literal of a few
 		// bytes is required.
 		var set [256]bool
-		if firstBytes(startAfterAnchor(re), &set) && (len(l) < 3 || countTrue(&set) <= 4) {
-			return nil, false, &set, nil
+		rest := startAfterAnchor(re)
+		if firstBytes(rest, &set) && (len(l) < 3 || countTrue(&set) <= 4) {
+			// ^FAILED \S+:: needs "FAILED " at the start.
+			if p := rest.Sub[0]; p.Op == syntax.OpLiteral && p.Flags&syntax.FoldCase == 0 && plainRunes(p.Rune...) {
+				prefix = []byte(string(p.Rune))
+			}
+			return nil, false, &set, prefix, nil
 		}
 	}
-	return []byte(string(l)), f, nil, nil
+	return []byte(string(l)), f, nil, nil, nil
 }
 
 // exactRun returns the longest run of the literal l that the prefilter
