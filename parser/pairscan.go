@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"math/bits"
 	"slices"
 	"unsafe"
@@ -196,8 +195,10 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 	}
 	cost := func(b bucket) int64 {
 		var n int64
-		for _, c := range nibbleBytes(b.first) {
-			for _, d := range nibbleBytes(b.second) {
+		var firsts, seconds [256]byte
+		second := nibbleBytes(b.second, &seconds)
+		for _, c := range nibbleBytes(b.first, &firsts) {
+			for _, d := range second {
 				n += int64(pairFreq(c, d))
 			}
 		}
@@ -278,41 +279,54 @@ const pairPassCost = 10000
 // covers every literal that contains it; few pairs keep the buckets
 // selective.
 func coverPairs(items []anchorEntry, rules []compiledRule) map[[2]byte]bool {
+	// The distinct pairs of each literal (c<<8 | d) and their costs.
+	type cand struct {
+		key  int
+		cost int64
+	}
+	per := make([][]cand, len(items))
+	for k, e := range items {
+		for j := 0; j+1 < len(e.lit); j++ {
+			key := int(e.lit[j])<<8 | int(e.lit[j+1])
+			if !slices.ContainsFunc(per[k], func(c cand) bool { return c.key == key }) {
+				per[k] = append(per[k], cand{key, pairCost(e.lit, j, rules[e.rule].fold)})
+			}
+		}
+	}
 	chosen := map[[2]byte]bool{}
 	covered := make([]bool, len(items))
+	count := make([]int, 1<<16)
+	cost := make([]int64, 1<<16)
 	for {
-		count := map[[2]byte]int{}
-		cost := map[[2]byte]int64{}
-		for k, e := range items {
-			if covered[k] || len(e.lit) < 2 {
+		var keys []int
+		for k := range items {
+			if covered[k] {
 				continue
 			}
-			seen := map[[2]byte]bool{}
-			for j := 0; j+1 < len(e.lit); j++ {
-				p := [2]byte(e.lit[j : j+2])
-				if !seen[p] {
-					seen[p] = true
-					count[p]++
-					cost[p] = pairCost(e.lit, j, rules[e.rule].fold)
+			for _, c := range per[k] {
+				if count[c.key] == 0 {
+					keys = append(keys, c.key)
 				}
+				count[c.key]++
+				cost[c.key] = c.cost
 			}
 		}
-		var best [2]byte
-		bestRatio := -1.0
-		for p, n := range count {
-			// Each literal anchored at p is also compared wherever p
-			// occurs: sharing a pair saves bucket space, not checks.
-			ratio := float64(pairPassCost+cost[p])/float64(n) + float64(cost[p])
-			if bestRatio < 0 || ratio < bestRatio || ratio == bestRatio && string(p[:]) < string(best[:]) {
-				best, bestRatio = p, ratio
+		best, bestRatio := -1, -1.0
+		for _, key := range keys {
+			// Each literal anchored at the pair is also compared wherever
+			// it occurs: sharing a pair saves bucket space, not checks.
+			ratio := float64(pairPassCost+cost[key])/float64(count[key]) + float64(cost[key])
+			if bestRatio < 0 || ratio < bestRatio || ratio == bestRatio && key < best {
+				best, bestRatio = key, ratio
 			}
+			count[key] = 0
 		}
-		if bestRatio < 0 {
+		if best < 0 {
 			return chosen
 		}
-		chosen[best] = true
-		for k, e := range items {
-			if !covered[k] && bytes.Contains(e.lit, best[:]) {
+		chosen[[2]byte{byte(best >> 8), byte(best)}] = true
+		for k := range items {
+			if !covered[k] && slices.ContainsFunc(per[k], func(c cand) bool { return c.key == best }) {
 				covered[k] = true
 			}
 		}
@@ -320,9 +334,9 @@ func coverPairs(items []anchorEntry, rules []compiledRule) map[[2]byte]bool {
 }
 
 // nibbleBytes returns the bytes with a low nibble in set[0] and a high
-// nibble in set[1].
-func nibbleBytes(set [2]uint16) []byte {
-	var b []byte
+// nibble in set[1], in buf.
+func nibbleBytes(set [2]uint16, buf *[256]byte) []byte {
+	b := buf[:0]
 	for h := range 16 {
 		for l := range 16 {
 			if set[1]&(1<<h) != 0 && set[0]&(1<<l) != 0 {
