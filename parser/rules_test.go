@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -407,4 +408,36 @@ func fixtureMessages(tb testing.TB) [][]byte {
 		s.Flush()
 	}
 	return msgs
+}
+
+// BenchmarkClassifierCost times, back to back in every iteration, a Stream
+// alone and a Stream feeding a FailureClassifier on the real pytest fixture,
+// and reports their ratio (with-classifier time over stream time): the
+// failure rules' match is most of the difference.
+//
+//	go test -run X -bench ClassifierCost -benchtime 2000x ./parser
+func BenchmarkClassifierCost(b *testing.B) {
+	data, err := os.ReadFile("../analyze/testdata/full-build-failure-pytest.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tStream, tBoth time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		s := NewStream(nil, func(*Record) {})
+		s.Write(data)
+		s.Flush()
+		t1 := time.Now()
+		c := NewFailureClassifier(nil)
+		s = NewStream(nil, c.Record)
+		s.Write(data)
+		s.Flush()
+		_ = c.Result()
+		tStream += t1.Sub(t0)
+		tBoth += time.Since(t1)
+	}
+	mb := float64(len(data)) / 1e6 * float64(b.N)
+	b.ReportMetric(mb/tStream.Seconds(), "stream-MB/s")
+	b.ReportMetric(mb/tBoth.Seconds(), "classifier-MB/s")
+	b.ReportMetric(tBoth.Seconds()/tStream.Seconds(), "ratio")
 }
