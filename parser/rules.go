@@ -67,6 +67,9 @@ type compiledRule struct {
 	first *[256]bool // for regexes anchored at the message start
 	// prefix, with first, is a literal every match starts with.
 	prefix []byte
+	// needs lists, for a regex, sets of strings of which every match
+	// contains one ((?:[Tt]imed? ?out|超时)): checked before the regex.
+	needs [][][]byte
 	// shapes is set when the regex matches exactly the texts of a few
 	// literals with assertions (^, $, \b) around them: the regex matches
 	// where one of its shapes does, and is evaluated without package
@@ -224,6 +227,57 @@ func shapesOf(re *syntax.Regexp) []*shape {
 		out = append(out, &alt)
 	}
 	return out
+}
+
+// hasNeeds reports whether msg contains one string of each of cr.needs.
+func (cr *compiledRule) hasNeeds(msg []byte) bool {
+	for _, set := range cr.needs {
+		if !slices.ContainsFunc(set, func(s []byte) bool { return bytes.Contains(msg, s) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxNeeds bounds the strings of one of compiledRule.needs: each costs a
+// search of the message before the regex runs.
+const maxNeeds = 12
+
+// regexNeeds returns the sets of strings of which every match of expr
+// contains one: the parts of its top-level concatenation that match one
+// of a few strings of two bytes or more (other than lit, which the
+// prefilter found already).
+func regexNeeds(expr string, lit []byte) [][][]byte {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat {
+		return nil
+	}
+	var needs [][][]byte
+	for _, sub := range re.Sub {
+		strs, ok := finiteStrings(sub, maxNeeds)
+		if !ok || len(strs) == 1 && strs[0] == string(lit) {
+			continue
+		}
+		var set [][]byte
+		for _, s := range strs {
+			if len(s) < 2 {
+				set = nil // "" or one byte: no use
+				break
+			}
+			set = append(set, []byte(s))
+		}
+		if set != nil {
+			needs = append(needs, set)
+		}
+	}
+	return needs
 }
 
 // asciiClass returns the set of a character class of ASCII runes only.
@@ -554,6 +608,9 @@ func compileMatchers(kind string, specs []matcherSpec, level func(i int, fail fu
 			}
 			cr.re = re
 			cr.lit, cr.fold, cr.first, cr.prefix, cr.shapes = regexPrefilter(sp.regex)
+			if cr.shapes == nil {
+				cr.needs = regexNeeds(sp.regex, cr.lit)
+			}
 		}
 		r.rules[i] = cr
 	}
@@ -1024,7 +1081,7 @@ func (r *Rules) match(msg []byte, cls *classifyScratch) int {
 					return ruleOrNone(best, n)
 				}
 				bitsw &= bitsw - 1
-				if r.rules[i].re.Match(msg) {
+				if cr := &r.rules[i]; cr.hasNeeds(msg) && cr.re.Match(msg) {
 					return i
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -440,4 +441,31 @@ func BenchmarkClassifierCost(b *testing.B) {
 	b.ReportMetric(mb/tStream.Seconds(), "stream-MB/s")
 	b.ReportMetric(mb/tBoth.Seconds(), "classifier-MB/s")
 	b.ReportMetric(tBoth.Seconds()/tStream.Seconds(), "ratio")
+}
+
+// A regex that runs only after its literal was found is skipped when the
+// message lacks one of the strings every match contains.
+func TestRegexNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		re, lit string
+		want    [][]string
+	}{
+		{`DEV\.CB\.\d+.*(?:[Tt]imed? ?out|超时)`, "DEV.CB.", [][]string{{"Time out", "Timed out", "Timedout", "Timeout", "time out", "timed out", "timedout", "timeout", "超时"}}},
+		{`^=+ (?:.*, )?\d+ failed`, "", [][]string{{" failed"}}},
+		{`\.go:\d+:\d+: `, ".go:", [][]string{{": "}}},
+		{`a[bc]?d+`, "", nil},                        // "", one byte: nothing to look for
+		{`x(?:a|b|c|d|e|f|g|h|i|j|k|l|m)y`, "", nil}, // too many strings
+	} {
+		var got [][]string
+		for _, set := range regexNeeds(tc.re, []byte(tc.lit)) {
+			var strs []string
+			for _, s := range set {
+				strs = append(strs, string(s))
+			}
+			got = append(got, strs)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: needs %q, want %q", tc.re, got, tc.want)
+		}
+	}
 }
