@@ -322,7 +322,7 @@ func (z *Analyzer) record(r *Record) {
 // the text the record was parsed from.
 type recordSummary struct {
 	ms        int64
-	lines     int32 // '\n' in Raw
+	lines     int64 // '\n' in the record (Record.Newlines)
 	obs       int32 // index of the failure observation in its block, -1: no evidence
 	statusLen int32 // length of the word after "Finished: " at the start of msg, 0 if none
 	tplOff    int32 // the signature template of an error record: tpl[tplOff:tplEnd] ...
@@ -366,12 +366,10 @@ func (b *summaryBlock) reset() {
 func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
 	msg := r.Message
 	s := recordSummary{
-		ms: r.UnixMilli, lines: int32(bytes.Count(r.Raw, []byte{'\n'})), obs: -1,
-		hasTime: r.HasTime, nonEmpty: len(r.Raw) > 0, source: r.Source, level: r.Level,
+		ms: r.UnixMilli, lines: r.Newlines(), obs: -1,
+		hasTime: r.HasTime, source: r.Source, level: r.Level,
 	}
-	if s.nonEmpty {
-		s.lastByte = r.Raw[len(r.Raw)-1]
-	}
+	s.lastByte, s.nonEmpty = r.LastByte()
 	if r.HasTime && !b.zoneDone {
 		off, ok := prefixOffset(r.Raw)
 		s.zoneOff, s.zone, b.zoneDone = int32(off), ok, ok

@@ -214,7 +214,7 @@ func (c *FailureClassifier) Restore(st FailureState) {
 // start of what this classifier was fed.
 func (c *FailureClassifier) Record(r *Record) {
 	line := c.st.Lines + 1
-	c.st.Lines += int64(bytes.Count(r.Raw, []byte{'\n'}))
+	c.st.Lines += r.Newlines()
 	c.RecordAt(r, line)
 }
 

@@ -1,9 +1,11 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -32,9 +34,17 @@ func FuzzStream(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		whole := parseAll(nil, data)
-		// (A record longer than MaxCarriedBytes keeps only its head.)
-		if sum := sumRaw(whole); sum != len(data) && (len(data) <= MaxCarriedBytes || sum > len(data)) {
+		// (A record longer than MaxCarriedBytes keeps only its head; Cut
+		// accounts for the rest.)
+		if sum := sumRaw(whole); sum != len(data) {
 			t.Fatalf("records cover %d bytes of %d", sum, len(data))
+		}
+		var newlines int64
+		for _, r := range whole {
+			newlines += int64(strings.Count(r.Raw, "\n")) + r.Cut.Newlines
+		}
+		if want := int64(bytes.Count(data, []byte{'\n'})); newlines != want {
+			t.Fatalf("records hold %d line ends of %d", newlines, want)
 		}
 		for i, r := range whole {
 			if len(r.Raw) == 0 {

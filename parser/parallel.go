@@ -31,6 +31,10 @@ const longRecordHead = MaxCarriedBytes + 1
 // the summaries of its records.
 type analysisBlock struct {
 	text []byte
+	// skip is what the reader read past of the block's one record, when
+	// it is longer than a block (text is then its first longRecordHead
+	// bytes).
+	skip RecordCut
 	sum  summaryBlock
 	done chan struct{} // a worker summarised it
 }
@@ -78,6 +82,11 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
 				}
 				s.splitAll(b.text)
+				if b.skip.Bytes > 0 { // the block is one record: its head
+					last := &cur.recs[len(cur.recs)-1]
+					last.lines += b.skip.Newlines
+					last.lastByte, last.nonEmpty = b.skip.Last, true
+				}
 				b.done <- struct{}{}
 			}
 		})
@@ -99,6 +108,7 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 		for i := range b.sum.recs {
 			z.apply(&b.sum.recs[i], &b.sum)
 		}
+		b.skip = RecordCut{}
 		free <- b
 	}
 	wg.Wait()
@@ -157,27 +167,34 @@ func cutBlocks(r io.Reader, size int, free <-chan *analysisBlock, send func(*ana
 		// The whole block is one record longer than MaxCarriedBytes: send
 		// its head, and read past the rest up to the next prefix, keeping
 		// the bytes where one may begin.
-		tail := b.text[searched:]
+		// It is sent once the rest is read past: its summary needs the
+		// line ends and the last byte of the rest (RecordCut).
+		head := b
 		next := <-free
-		next.text = append(next.text[:0], tail...)
-		b.text = b.text[:longRecordHead]
-		send(b)
+		next.text = append(next.text[:0], head.text[searched:]...)
+		head.skip = cutOf(head.text[longRecordHead:searched])
+		head.text = head.text[:longRecordHead]
 		b = next
 		for {
 			b.text, err = read(b.text, max(size, 2*maxPrefixLen))
 			if idx, _, _, _ := nextPrefix(b.text, 0, &dc); idx >= 0 {
+				head.skip = head.skip.add(cutOf(b.text[:idx]))
 				b.text = b.text[:copy(b.text, b.text[idx:])]
 				break
 			}
 			if err != nil {
+				head.skip = head.skip.add(cutOf(b.text))
+				send(head)
 				if err == io.EOF {
 					err = nil
 				}
 				return total, err
 			}
 			keep := max(0, len(b.text)-maxPrefixLen+1)
+			head.skip = head.skip.add(cutOf(b.text[:keep]))
 			b.text = b.text[:copy(b.text, b.text[keep:])]
 		}
+		send(head)
 		searched, want = 1, size
 	}
 }

@@ -11,6 +11,8 @@
 // (action runs, build result) is done by Analyzer.
 package parser
 
+import "bytes"
+
 // Level is the severity of a record. Levels are small integers 0..NumLevels-1
 // so they can index arrays.
 type Level uint8
@@ -74,7 +76,8 @@ func (s Source) String() string {
 // callback. Copy what you keep.
 type Record struct {
 	// Raw is the whole record: prefix, text, continuation lines and line
-	// ends. The sum of len(Raw) over a log equals the input length.
+	// ends. The sum of len(Raw)+Cut.Bytes over a log equals the input
+	// length.
 	Raw []byte
 	// HasTime is false only for text before the first prefix of a log.
 	HasTime bool
@@ -95,6 +98,51 @@ type Record struct {
 	// Message is the text after the prefix, and for platform records after
 	// " [LEVEL] [TAG] : ", including continuation lines and the line end.
 	Message []byte
+	// Cut is what Raw does not hold of a record longer than
+	// MaxCarriedBytes (Raw keeps its first MaxCarriedBytes); zero for every
+	// other record.
+	Cut RecordCut
+}
+
+// RecordCut describes the bytes of a record that were not kept.
+type RecordCut struct {
+	Bytes    int64 // how many
+	Newlines int64 // the '\n' among them
+	Last     byte  // the last of them, which is the record's last byte (when Bytes > 0)
+}
+
+// Newlines returns the number of '\n' in the whole record, Cut included:
+// the physical lines it ends.
+func (r *Record) Newlines() int64 {
+	return int64(bytes.Count(r.Raw, []byte{'\n'})) + r.Cut.Newlines
+}
+
+// LastByte returns the record's last byte, Cut included; false for an empty
+// record.
+func (r *Record) LastByte() (byte, bool) {
+	switch {
+	case r.Cut.Bytes > 0:
+		return r.Cut.Last, true
+	case len(r.Raw) > 0:
+		return r.Raw[len(r.Raw)-1], true
+	}
+	return 0, false
+}
+
+// cutOf is the RecordCut of the bytes b of a record beyond what is kept.
+func cutOf(b []byte) RecordCut {
+	if len(b) == 0 {
+		return RecordCut{}
+	}
+	return RecordCut{Bytes: int64(len(b)), Newlines: int64(bytes.Count(b, []byte{'\n'})), Last: b[len(b)-1]}
+}
+
+// add returns c followed by d.
+func (c RecordCut) add(d RecordCut) RecordCut {
+	if d.Bytes == 0 {
+		return c
+	}
+	return RecordCut{Bytes: c.Bytes + d.Bytes, Newlines: c.Newlines + d.Newlines, Last: d.Last}
 }
 
 func equalFoldASCII(a, b string) bool {

@@ -21,8 +21,11 @@ type StreamState struct {
 	// Dropped is the number of bytes of the current record that were not
 	// kept: a record longer than MaxCarriedBytes keeps only its first
 	// MaxCarriedBytes (and the few bytes at its end where the next prefix
-	// may begin).
-	Dropped int64 `json:"dropped,omitempty"`
+	// may begin). DroppedNewlines counts the '\n' among them and
+	// DroppedLast is the last of them, for the record's Cut.
+	Dropped         int64 `json:"dropped,omitempty"`
+	DroppedNewlines int64 `json:"dropped_newlines,omitempty"`
+	DroppedLast     byte  `json:"dropped_last,omitempty"`
 }
 
 // MaxCarriedBytes bounds the part of one record a Stream keeps: a record
@@ -50,7 +53,7 @@ type Stream struct {
 	// Position 0 never counts: the current record starts there.
 	recheck int
 	offset  int64
-	dropped int64 // bytes of the current record cut out of pending
+	dropped RecordCut // bytes of the current record cut out of pending
 	strBuf  []byte
 	tmp     [2 * maxPrefixLen]byte
 	rec     Record
@@ -101,7 +104,7 @@ func (s *Stream) Flush() {
 
 // State returns a deep copy of what the stream carries.
 func (s *Stream) State() StreamState {
-	st := StreamState{Offset: s.offset, Dropped: s.dropped}
+	st := StreamState{Offset: s.offset, Dropped: s.dropped.Bytes, DroppedNewlines: s.dropped.Newlines, DroppedLast: s.dropped.Last}
 	if len(s.pending) > 0 {
 		st.Pending = bytes.Clone(s.pending)
 	}
@@ -115,7 +118,10 @@ func (s *Stream) State() StreamState {
 func (s *Stream) Restore(st StreamState) {
 	s.pending = append(s.pending[:0], st.Pending...)
 	s.offset = st.Offset
-	s.dropped = max(st.Dropped, 0)
+	s.dropped = RecordCut{}
+	if st.Dropped > 0 {
+		s.dropped = RecordCut{Bytes: st.Dropped, Newlines: max(st.DroppedNewlines, 0), Last: st.DroppedLast}
+	}
 	s.recheck = len(s.pending)
 	for from := 1; from < len(s.pending); {
 		idx, n, _, partial := nextPrefix(s.pending, from, &s.dc)
@@ -133,7 +139,7 @@ func (s *Stream) resetPending() {
 	}
 	s.pending = s.pending[:0]
 	s.recheck = 0
-	s.dropped = 0
+	s.dropped = RecordCut{}
 }
 
 // capPending keeps the carried record within MaxCarriedBytes: its head, and
@@ -143,8 +149,8 @@ func (s *Stream) capPending() {
 	if len(s.pending) <= MaxCarriedBytes || s.recheck < MaxCarriedBytes {
 		return // the tail after recheck is shorter than a prefix
 	}
+	s.dropped = s.dropped.add(cutOf(s.pending[MaxCarriedBytes:s.recheck]))
 	n := copy(s.pending[MaxCarriedBytes:], s.pending[s.recheck:])
-	s.dropped += int64(s.recheck - MaxCarriedBytes)
 	s.pending = s.pending[:MaxCarriedBytes+n]
 	s.recheck = MaxCarriedBytes
 	if cap(s.pending) > 4*MaxCarriedBytes {
@@ -241,7 +247,7 @@ func (s *Stream) write(p []byte) {
 				b := start + idx
 				s.emitRecord(s.pending[:b])
 				s.pending = s.pending[:copy(s.pending, s.pending[b:oldLen])]
-				s.dropped = 0
+				s.dropped = RecordCut{}
 				// The new record's prefix ends inside p; p holds no '[' of it.
 			case idx < 0 && partial < inPending:
 				// p is too short to decide; keep waiting.
@@ -277,7 +283,9 @@ func (s *Stream) write(p []byte) {
 			return
 		}
 		if curN > 0 {
-			parseAfterPrefix(s.rules, p, start, start+len(clip(p[start:idx], false)), curN, curMS, &s.rec, &s.cls)
+			kept := start + len(clip(p[start:idx], false))
+			parseAfterPrefix(s.rules, p, start, kept, curN, curMS, &s.rec, &s.cls)
+			s.rec.Cut = cutOf(p[kept:idx])
 			s.emit(&s.rec)
 		} else {
 			s.emitRecord(p[start:idx])
@@ -286,8 +294,19 @@ func (s *Stream) write(p []byte) {
 	}
 }
 
+// emitRecord emits raw, the carried record or a record of the written
+// text: with s.dropped, the bytes its middle lost.
 func (s *Stream) emitRecord(raw []byte) {
-	parseRecord(s.rules, clip(raw, s.dropped > 0), &s.rec, &s.cls)
+	kept := clip(raw, s.dropped.Bytes > 0)
+	parseRecord(s.rules, kept, &s.rec, &s.cls)
+	if s.dropped.Bytes == 0 {
+		s.rec.Cut = cutOf(raw[len(kept):])
+	} else {
+		// raw is the record's first MaxCarriedBytes, then what followed
+		// the dropped middle (capPending).
+		mid := min(len(raw), MaxCarriedBytes)
+		s.rec.Cut = cutOf(raw[len(kept):mid]).add(s.dropped).add(cutOf(raw[mid:]))
+	}
 	s.emit(&s.rec)
 }
 
@@ -322,7 +341,7 @@ func parseAfterPrefix(rules *Rules, buf []byte, start, end, n int, ms int64, r *
 	raw := buf[start:end]
 	// Field by field: a composite literal would clear the whole struct
 	// first, which showed up at 15% of the parse time.
-	r.Raw, r.HasTime, r.UnixMilli = raw, true, ms
+	r.Raw, r.HasTime, r.UnixMilli, r.Cut = raw, true, ms, RecordCut{}
 	rest := raw[n:]
 	if m, lvl, tag, cut, ok := platformHeader(rest); ok {
 		r.Source, r.Level = SourcePlatform, lvl
@@ -527,6 +546,7 @@ func (s *Stream) splitAll(p []byte) {
 		} else {
 			parseRecord(s.rules, raw, &s.rec, &s.cls)
 		}
+		s.rec.Cut = cutOf(p[start+len(raw) : end])
 		s.emit(&s.rec)
 		if next < 0 {
 			return

@@ -18,6 +18,7 @@ type rec struct {
 	UnixMilli                           int64
 	Source                              Source
 	Level                               Level
+	Cut                                 RecordCut
 }
 
 func (r rec) String() string {
@@ -26,7 +27,7 @@ func (r rec) String() string {
 
 func copyRec(r *Record) rec {
 	return rec{Raw: string(r.Raw), Tag: string(r.Tag), Action: string(r.Action), ActionID: string(r.ActionID),
-		Message: string(r.Message), HasTime: r.HasTime, UnixMilli: r.UnixMilli, Source: r.Source, Level: r.Level}
+		Message: string(r.Message), HasTime: r.HasTime, UnixMilli: r.UnixMilli, Source: r.Source, Level: r.Level, Cut: r.Cut}
 }
 
 func parseAll(rules *Rules, data []byte) []rec {
@@ -85,10 +86,11 @@ func fixtures(t testing.TB) map[string][]byte {
 	return m
 }
 
+// sumRaw is the bytes the records cover: Raw and the Cut of long ones.
 func sumRaw(rs []rec) int {
 	n := 0
 	for _, r := range rs {
-		n += len(r.Raw)
+		n += len(r.Raw) + int(r.Cut.Bytes)
 	}
 	return n
 }
