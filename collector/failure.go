@@ -10,6 +10,11 @@ import (
 // Failure insight in the ledger (docs/failure-rules.md): the failures
 // counter and each job's newest failure.
 
+// causeUnclassified is the cause of a failed stage whose log was partly
+// read while the service reported the stage finished with another result,
+// so that its records were not all classified (poll.go classifies).
+const causeUnclassified = "the step log was read while the step was reported finished without failure"
+
 // failureRecord is a job's newest classified failure, for /status and logs.
 // Its size is bounded: at most parser.MaxEvidence evidence lines of at most
 // parser.MaxEvidenceText bytes each.

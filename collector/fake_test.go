@@ -3,9 +3,13 @@ package collector
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
+	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
 // fakeAPI is a scripted api for behaviour the simulator does not produce:
@@ -162,5 +166,138 @@ func TestConsoleRefusedFallsBackToActionInfo(t *testing.T) {
 	}
 	if j.Records["build"][1][2] != 1 {
 		t.Fatalf("records %v, want one output/info record", j.Records)
+	}
+}
+
+// classifiedLog is a step log whose failure the default rules classify
+// (disk), with error records before the failure point and a record split
+// across every page boundary of classifiedPages.
+const classifiedLog = "[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [BUILD:run] : 该步骤开始执行\n" +
+	"[2026/09/10 17:26:23.000 GMT+08:00] npm install\n" +
+	"[2026/09/10 17:26:24.000 GMT+08:00] ERROR: cannot fetch the registry index\n  retrying\n" +
+	"[2026/09/10 17:26:25.000 GMT+08:00] + echo ENOSPC\n" +
+	"[2026/09/10 17:26:26.000 GMT+08:00] npm ERR! code ENOSPC\n" +
+	"[2026/09/10 17:26:27.000 GMT+08:00] npm ERR! errno -28\n" +
+	"[2026/09/10 17:26:28.000 GMT+08:00] [ERROR] [BUILD:run] : DEV.CB.0210043: exit code: 228\n"
+
+// classifiedPages cuts log into n pages of about the same size, keyed by
+// start offset; every page but the last has has_more.
+func classifiedPages(log string, n int) map[int64]logPage {
+	pages := map[int64]logPage{}
+	for i := range n {
+		from, to := len(log)*i/n, len(log)*(i+1)/n
+		pages[int64(from)] = logPage{HasMore: i < n-1, EndOffset: int64(to), Log: log[from:to]}
+	}
+	return pages
+}
+
+// TestFailureClassificationAcrossRestarts reads one step log a page per
+// poll while its reported status changes, once without interruption and
+// once restarting the exporter after every poll (from the state file as a
+// kill -9 leaves it, half of them dying after a page before any commit). The
+// classifier is fed only while the step may still end failed (running, or
+// reported failed); both runs must count and classify the failure exactly
+// as the whole log classified at once, and a step reported successful must
+// not carry classifier state.
+func TestFailureClassificationAcrossRestarts(t *testing.T) {
+	const nPages = 5
+	cls := parser.NewFailureClassifier(nil)
+	stream := parser.NewStream(nil, cls.Record)
+	_, _ = stream.WriteString(classifiedLog)
+	stream.Flush()
+	whole := cls.Result()
+	if whole.Category != parser.CategoryDisk || len(whole.Evidence) < 2 {
+		t.Fatalf("the test log classifies as %+v, want disk with evidence", whole)
+	}
+	unclassified := parser.Failure{Category: parser.CategoryUnknown, Cause: causeUnclassified}
+	for _, tc := range []struct {
+		name     string
+		statuses []string // the step's status when page i is read; the last one holds on
+		want     *parser.Failure
+	}{
+		{"failed", []string{"FAILED"}, &whole},
+		{"running then failed", []string{"RUNNING", "RUNNING", "RUNNING", "FAILED"}, &whole},
+		{"successful", []string{"SUCCESS"}, nil},
+		{"running then successful", []string{"RUNNING", "RUNNING", "SUCCESS"}, nil},
+		// A service that changes a finished step's result: the records
+		// read while it was successful were not classified.
+		{"successful then failed", []string{"RUNNING", "SUCCESS", "FAILED"}, &unclassified},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var results []*failureRecord
+			for _, restart := range []bool{false, true} {
+				f := &fakeAPI{latest: 1, acceptID: "id-1", pages: classifiedPages(classifiedLog, nPages)}
+				crashNext := false
+				_, o := fakeCollector(t, f)
+				o.MaxPagesPerPoll = 1
+				o.hook = func(p string) bool { return crashNext && p == hookAfterPage }
+				c, err := New(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for poll := 0; ; poll++ {
+					if poll > 4*nPages {
+						t.Fatalf("restart=%v: build not finished after %d polls", restart, poll)
+					}
+					// The status depends on the page read next, so that both
+					// runs see the same status with the same page.
+					next := 0
+					if j := c.published.Load().Jobs["fake"]; j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
+						next = int(j.Builds[0].Stages[0].Cursor) * nPages / len(classifiedLog)
+					}
+					status := tc.statuses[min(next, len(tc.statuses)-1)]
+					f.rec = buildRecord{ID: "id-1", Status: "RUNNING"}
+					if metrics.IsFinished(status) {
+						f.rec.Status = status
+					}
+					f.stagesOut = []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: status}}
+					crashNext = restart && poll%2 == 0
+					seq := int64(-1)
+					if j := c.published.Load().Jobs["fake"]; j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
+						seq = j.Builds[0].Stages[0].Failure.Seq
+					}
+					err = c.PollOnce(context.Background())
+					if restart {
+						if c, err = New(o); err != nil {
+							t.Fatal(err)
+						}
+					} else if err != nil {
+						t.Fatal(err)
+					}
+					j := c.published.Load().Jobs["fake"]
+					if j == nil || len(j.Builds) == 1 && len(j.Builds[0].Stages) == 0 {
+						continue // died before the first commit
+					}
+					if len(j.Builds) == 0 {
+						results = append(results, j.LastFailure)
+						if n := j.Failures["build"]; (tc.want != nil) != (len(n) == 1) {
+							t.Fatalf("restart=%v: failures counted %v", restart, j.Failures)
+						}
+						break
+					}
+					if st := j.Builds[0].Stages; status == "SUCCESS" && seq >= 0 && st[0].Failure.Seq != seq {
+						t.Errorf("restart=%v poll %d: a successful step's records were classified (%d, %d before)", restart, poll, st[0].Failure.Seq, seq)
+					}
+				}
+			}
+			for i, got := range results {
+				if tc.want == nil {
+					if got != nil {
+						t.Errorf("run %d: failure %+v, want none", i, got)
+					}
+					continue
+				}
+				if got == nil || got.Category != tc.want.Category || got.Cause != tc.want.Cause || got.Code != tc.want.Code || got.ExitCode != tc.want.ExitCode {
+					t.Fatalf("run %d: failure %+v, want %+v", i, got, tc.want)
+				}
+				var ev []parser.Evidence
+				for _, e := range got.Evidence {
+					ev = append(ev, parser.Evidence{Line: e.Line, Text: e.Text})
+				}
+				if !slices.Equal(ev, tc.want.Evidence) {
+					t.Errorf("run %d: evidence %+v, want %+v", i, ev, tc.want.Evidence)
+				}
+			}
+		})
 	}
 }

@@ -31,11 +31,23 @@ type jobPoll struct {
 // liveStream is the parser stream of one stage log during a poll, with the
 // counts of the records it emitted that are not yet merged into the ledger.
 type liveStream struct {
-	s     *parser.Stream
-	cls   *parser.FailureClassifier
-	sp    *stageProgress
-	cur   recordCounts
-	dirty bool
+	s   *parser.Stream
+	cls *parser.FailureClassifier
+	sp  *stageProgress
+	// classify: the records written next are fed to cls (classifies).
+	classify bool
+	cur      recordCounts
+	dirty    bool
+}
+
+// classifies reports whether a stage's records must be fed to its failure
+// classifier: only a stage that ends failed uses its classification
+// (finishStage), so a stage already known finished with another result
+// (success, aborted) skips it. The decision depends only on the stage's
+// status, which is committed with its cursor and the classifier's state, so
+// a restarted exporter decides as an uninterrupted one would.
+func classifies(sp *stageProgress) bool {
+	return !metrics.IsFinished(sp.Status) || metrics.ResultFromStatus(sp.Status) == metrics.ResultFailure
 }
 
 // commitError marks a failed commit: the working copy must be abandoned.
@@ -371,7 +383,9 @@ func (p *jobPoll) stream(sp *stageProgress) *liveStream {
 	ls := &liveStream{sp: sp, cls: parser.NewFailureClassifier(p.cfg.failureRules)}
 	ls.cls.Restore(sp.Failure)
 	ls.s = parser.NewStream(p.cfg.rules, func(r *parser.Record) {
-		ls.cls.Record(r)
+		if ls.classify {
+			ls.cls.Record(r)
+		}
 		src, lvl := r.Source, r.Level
 		if int(src) >= parser.NumSources || int(lvl) >= parser.NumLevels {
 			src, lvl = parser.SourceOutput, parser.LevelInfo
@@ -458,6 +472,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		}
 		if page.Log != "" {
 			p.w.Bytes += uint64(len(page.Log))
+			ls.classify = classifies(sp)
 			_, _ = ls.s.WriteString(page.Log)
 			p.mergeCounts(ls)
 			p.dirty = true
@@ -493,6 +508,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 // failed is ABORTED with an empty log) and is not observed.
 func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 	sp := ls.sp
+	ls.classify = classifies(sp)
 	ls.s.Flush()
 	p.mergeCounts(ls)
 	sp.Stream = ls.s.State()
@@ -507,6 +523,11 @@ func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 	if observe && result == metrics.ResultFailure {
 		// Counted here, in the same commit as the done flag: exactly once.
 		f := ls.cls.Result()
+		if ls.cls.State().Seq != sp.Records {
+			// Part of the log was read while the stage reported another
+			// result (classifies): its classification would be a guess.
+			f = parser.Failure{Category: parser.CategoryUnknown, Cause: causeUnclassified}
+		}
 		p.w.addFailure(b.Number, sp.Display, f, sp.LastMs)
 		p.c.logger.Info("action failed", "job", p.job.Name, "build", b.Number, "action", sp.Display,
 			"category", f.Category, "cause", f.Cause, "code", f.Code, "exit_code", f.ExitCode)
