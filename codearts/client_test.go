@@ -1,13 +1,16 @@
 package codearts
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -644,5 +647,71 @@ func TestRetryWarningOncePerChange(t *testing.T) {
 	}
 	if srv.count() != 16 || warns != 2 {
 		t.Errorf("%d attempts, %d retry warnings; want 16 and 2 (one per distinct failure):\n%s", srv.count(), warns, logs)
+	}
+}
+
+// TestConnectionsReusedAtFullConcurrency: waves of MaxConcurrency
+// simultaneous calls reuse the connections of the first wave. With
+// net/http's default of 2 idle connections per host, every wave beyond 2
+// calls opened new ones (a TCP and TLS handshake per request).
+func TestConnectionsReusedAtFullConcurrency(t *testing.T) {
+	const conc = 6
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond) // the whole wave is in flight at once
+		writeJSON(w, 200, okStatus)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, srv.URL, func(o *Options) { o.MaxConcurrency = conc })
+	for range 4 {
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Go(func() {
+				if _, err := c.ShowRunningStatus(bg, tJob); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := conns.Load(); n > conc {
+		t.Errorf("%d connections opened for 4 waves of %d calls, want at most %d", n, conc, conc)
+	}
+}
+
+// TestGzipAnswerDecoded: the client asks for gzip and decodes a compressed
+// answer, as a real gateway may send it.
+func TestGzipAnswerDecoded(t *testing.T) {
+	const page = `{"result":{"log":"[2026/09/10 17:26:22.661 GMT+08:00] hello\n","has_more":false,"end_offset":42},"error":null,"status":"success"}`
+	var accepted atomic.Value
+	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		accepted.Store(r.Header.Get("Accept-Encoding"))
+		body := okStatus
+		if strings.Contains(r.URL.Path, "/log/") {
+			body = page
+		}
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write([]byte(body))
+		_ = zw.Close()
+	})
+	c, _ := newTestClient(t, srv.URL, nil)
+	rs, err := c.ShowRunningStatus(bg, tJob)
+	if err != nil || rs.LastBuildNo != 12 {
+		t.Fatalf("running status %+v, %v", rs, err)
+	}
+	ch, err := c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 1, StepID: 7})
+	if err != nil || ch.Log != "[2026/09/10 17:26:22.661 GMT+08:00] hello\n" || ch.EndOffset != 42 {
+		t.Fatalf("log page %+v, %v", ch, err)
+	}
+	if got, _ := accepted.Load().(string); !strings.Contains(got, "gzip") {
+		t.Errorf("Accept-Encoding %q, want gzip", got)
 	}
 }
