@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 )
@@ -16,10 +15,21 @@ import (
 // sending because an argument is out of the documented range.
 var ErrInvalidArgument = errors.New("invalid argument")
 
-var (
-	jobIDPattern    = regexp.MustCompile(`^[0-9A-Za-z]{32}$`)
-	recordIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]{36}$`)
-)
+// validID reports whether id is n ASCII letters or digits (and '-' when
+// dash), the form of job ids (32, no dash) and record ids (36, dashes). It is
+// checked for every call, so it is a loop rather than a regular expression.
+func validID(id string, n int, dash bool) bool {
+	if len(id) != n {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || dash && c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // queryTimeLayout is the yyyy-MM-dd HH:mm:ss of ListBuildInfoRecordByJobId.
 const queryTimeLayout = "2006-01-02 15:04:05"
@@ -31,7 +41,7 @@ func (cl *call) invalid(format string, args ...any) *APIError {
 }
 
 func (cl *call) checkJob() *APIError {
-	if !jobIDPattern.MatchString(cl.jobID) {
+	if !validID(cl.jobID, 32, false) {
 		return cl.invalid("invalid job id %q: want 32 letters or digits", truncate(cl.jobID, 64))
 	}
 	return nil
@@ -157,7 +167,7 @@ func (c *Client) ShowJobBuildRecordDetail(ctx context.Context, jobID string, bui
 func (c *Client) ShowBuildRecordFullStages(ctx context.Context, recordID string) ([]Stage, error) {
 	cl := c.newCall(OpShowBuildRecordFullStages, "/v1/record/"+recordID+"/full-stages", nil)
 	cl.recordID = recordID
-	if !recordIDPattern.MatchString(recordID) {
+	if !validID(recordID, 36, true) {
 		return nil, cl.invalid("invalid record id %q: want 36 letters, digits or '-'", truncate(recordID, 64))
 	}
 	var w wireStages

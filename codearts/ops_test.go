@@ -343,3 +343,29 @@ func TestInvalidArgumentsAreNotSent(t *testing.T) {
 		t.Errorf("%d requests sent for invalid arguments", srv.count())
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		n    int
+		dash bool
+		want bool
+	}{
+		{tJob, 32, false, true},
+		{strings.ToUpper(tJob), 32, false, true},
+		{tJob[:31], 32, false, false},
+		{tJob + "0", 32, false, false},
+		{tJob[:31] + "-", 32, false, false},
+		{tJob[:31] + "/", 32, false, false},
+		{tJob[:30] + "é", 32, false, false}, // 32 bytes, not ASCII
+		{tJob[:31] + "\n", 32, false, false},
+		{tRecord, 36, true, true},
+		{tRecord[:35] + "/", 36, true, false},
+		{tRecord[:35] + ".", 36, true, false},
+		{"", 0, false, true},
+	} {
+		if got := validID(tc.id, tc.n, tc.dash); got != tc.want {
+			t.Errorf("validID(%q, %d, %v) = %v, want %v", tc.id, tc.n, tc.dash, got, tc.want)
+		}
+	}
+}
