@@ -402,13 +402,16 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
-	u := *cl.url
-	req, err := http.NewRequestWithContext(actx, cl.method, u.String(), body)
+	// The URL is already built: it is set as it is rather than printed
+	// and parsed again for every attempt.
+	req, err := http.NewRequestWithContext(actx, cl.method, "", body)
 	if err != nil {
 		e := cl.errorf("build request: %s", c.redact(err.Error()))
 		e.Err = err
 		return nil, e, false
 	}
+	u := *cl.url
+	req.URL, req.Host = &u, u.Host
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	if cl.contentType != "" {
@@ -451,7 +454,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		return nil, e, false
 	}
 	c.m.observe(cl.op, hr.StatusCode, elapsed)
-	c.log.Debug("CodeArts API call", "api", cl.op, "code", hr.StatusCode, "duration", elapsed, "bytes", len(rb))
+	if c.log.Enabled(ctx, slog.LevelDebug) { // its arguments cost allocations even when discarded
+		c.log.Debug("CodeArts API call", "api", cl.op, "code", hr.StatusCode, "duration", elapsed, "bytes", len(rb))
+	}
 	resp = &response{status: hr.StatusCode, header: hr.Header, body: rb, buf: buf}
 	if e := c.classify(cl, resp); e != nil {
 		return nil, e, false
