@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
@@ -22,9 +24,10 @@ type jobPoll struct {
 	job Job
 	w   *jobLedger
 
-	dirty       bool // w differs from what was last committed
-	pages       int  // log pages read in this poll
-	sinceCommit int  // log pages read since the last commit
+	dirty       bool               // w differs from what was last committed
+	pages       int                // log pages read in this poll
+	pagesTotal  prometheus.Counter // the job's child of self.pages, looked up once
+	sinceCommit int                // log pages read since the last commit
 	live        map[*stageProgress]*liveStream
 }
 
@@ -58,7 +61,8 @@ func (e *commitError) Unwrap() error { return e.err }
 
 func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error {
 	j := t.job
-	p := &jobPoll{c: c, cfg: cfg, job: j, live: map[*stageProgress]*liveStream{}}
+	p := &jobPoll{c: c, cfg: cfg, job: j, live: map[*stageProgress]*liveStream{},
+		pagesTotal: c.self.pages.WithLabelValues(j.Name)}
 	if pub := c.published.Load().Jobs[j.Name]; pub != nil {
 		p.w = pub.clone()
 	} else {
@@ -460,7 +464,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		p.pages++
 		p.sinceCommit++
 		sp.Pages++
-		p.c.self.pages.WithLabelValues(p.job.Name).Inc()
+		p.pagesTotal.Inc()
 		// Validate before counting anything: a page that does not move
 		// the cursor forward would count its text again.
 		switch p.checkPage(b, sp, page) {
