@@ -284,14 +284,14 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 			if err := c.PollOnce(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			if j := c.published.Load().Jobs["bench"]; j != nil && len(j.Builds) == 0 {
+			if j := c.published.Load().job("bench"); j != nil && len(j.Builds) == 0 {
 				break
 			}
 			if p > 100 {
 				b.Fatal("not ingested after 100 polls")
 			}
 		}
-		if got := c.published.Load().Jobs["bench"]; got.Bytes != uint64(total) {
+		if got := c.published.Load().job("bench"); got.Bytes != uint64(total) {
 			b.Fatalf("ingested %d bytes, want %d", got.Bytes, total)
 		}
 		return c
@@ -320,7 +320,7 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 		bareParser(150 * time.Millisecond)
 		writes += testutil.ToFloat64(c.self.stateWrites)
 		pages += testutil.ToFloat64(c.self.pages)
-		for _, byCat := range c.published.Load().Jobs["bench"].Failures {
+		for _, byCat := range c.published.Load().job("bench").Failures {
 			for _, n := range byCat {
 				failed += float64(n)
 			}
@@ -386,9 +386,9 @@ func busyJob(j int) *jobLedger {
 
 // busyLedger has n busy jobs named job-00000 ….
 func busyLedger(n int) *ledger {
-	l := &ledger{Jobs: make(map[string]*jobLedger, n)}
+	l := &ledger{}
 	for j := range n {
-		l.Jobs[fmt.Sprintf("job-%05d", j)] = busyJob(j)
+		l.set(fmt.Sprintf("job-%05d", j), busyJob(j))
 	}
 	return l
 }
@@ -419,7 +419,7 @@ func BenchmarkStateCommit(b *testing.B) {
 				}
 				l := busyLedger(n)
 				c.published.Store(l)
-				names := sortedKeys(l.Jobs)
+				names := l.names()
 				if _, err := c.store.compact(l, time.Now()); err != nil { // the file as a restart leaves it
 					b.Fatal(err)
 				}
@@ -427,7 +427,7 @@ func BenchmarkStateCommit(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					name := names[(i*7919)%len(names)]
-					jl := c.published.Load().Jobs[name].clone()
+					jl := c.published.Load().job(name).clone()
 					advance(jl, i)
 					if writer == "journal" {
 						if err := c.commit(name, jl); err != nil {
@@ -466,7 +466,7 @@ func BenchmarkStateCommit(b *testing.B) {
 func BenchmarkStateFirstStart(b *testing.B) {
 	const n = 10000
 	full := busyLedger(n)
-	names := sortedKeys(full.Jobs)
+	names := full.names()
 	var written, secs float64
 	for i := 0; i < b.N; i++ {
 		c, err := New(Options{api: unusedAPI{}, StateFile: tempState(b)})
@@ -475,12 +475,12 @@ func BenchmarkStateFirstStart(b *testing.B) {
 		}
 		start := time.Now()
 		for _, name := range names {
-			if err := c.commit(name, &jobLedger{JobID: full.Jobs[name].JobID, LastBuildNo: 1000, NextBuildNo: 999}); err != nil {
+			if err := c.commit(name, &jobLedger{JobID: full.job(name).JobID, LastBuildNo: 1000, NextBuildNo: 999}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		for _, name := range names {
-			if err := c.commit(name, full.Jobs[name]); err != nil {
+			if err := c.commit(name, full.job(name)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -206,7 +206,7 @@ func New(o Options) (*Collector, error) {
 	sem := make(chan struct{}, cfg.concurrency)
 	c.jobSem.Store(&sem)
 	c.followed.Store(&[]Job{})
-	l := &ledger{Jobs: map[string]*jobLedger{}}
+	l := &ledger{}
 	if o.StateFile != "" {
 		loaded, notes, store, err := loadState(o.StateFile)
 		if err != nil {
@@ -219,7 +219,7 @@ func New(o Options) (*Collector, error) {
 		if loaded != nil {
 			l = loaded
 			c.ready.Store(true)
-			c.logger.Info("state restored", "file", o.StateFile, "jobs", len(l.Jobs))
+			c.logger.Info("state restored", "file", o.StateFile, "jobs", l.len())
 		} else {
 			c.logger.Info("no state file yet; counters start from zero", "file", o.StateFile)
 		}
@@ -475,7 +475,7 @@ func (c *Collector) commitMany(jls map[string]*jobLedger) error {
 			// and an fsync per job.
 			c.store.rewrite = true
 		}
-		if err := c.store.encode(name, next.Jobs[name]); err != nil {
+		if err := c.store.encode(name, next.job(name)); err != nil {
 			c.self.stateErrors.Inc()
 			c.noteStateWrite(0, err)
 			return err

@@ -29,7 +29,7 @@ func (e *env) discoveryOptions(stateFile string, d *Discovery) Options {
 
 func inFlightOf(c *Collector) int {
 	n := 0
-	for _, jl := range c.published.Load().Jobs {
+	for _, jl := range c.published.Load().all() {
 		n += len(jl.Builds)
 	}
 	return n
@@ -170,7 +170,7 @@ func TestAPIEconomy(t *testing.T) {
 	}
 	idleBusy := func() int {
 		busy := 0
-		for _, jl := range c.published.Load().Jobs {
+		for _, jl := range c.published.Load().all() {
 			if !activeIDs[jl.JobID] && len(jl.Builds) > 0 {
 				busy++
 			}
@@ -181,7 +181,7 @@ func TestAPIEconomy(t *testing.T) {
 		if err := c.PollOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if len(c.published.Load().Jobs) == n && idleBusy() == 0 {
+		if c.published.Load().len() == n && idleBusy() == 0 {
 			break
 		}
 		if polls > 50 {

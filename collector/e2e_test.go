@@ -70,7 +70,7 @@ func TestGroundTruthWithFaults(t *testing.T) {
 		if final[k] != 1 {
 			t.Errorf("%s missing", k)
 		}
-		checkLastFailure(t, name, jt, c.published.Load().Jobs[name])
+		checkLastFailure(t, name, jt, c.published.Load().job(name))
 	}
 	// Each failed step is logged once at INFO, with what a person needs.
 	var failedSteps int

@@ -16,7 +16,7 @@ import (
 // a newest failure with 8 evidence lines of 200 bytes. It makes no API call.
 func NewStatusBenchCollector(n int) (*Collector, error) {
 	var jobs []Job
-	l := &ledger{Jobs: map[string]*jobLedger{}}
+	l := &ledger{}
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC).UnixMilli()
 	for i := range n {
 		j := Job{ID: fmt.Sprintf("%032x", i+1), Name: "team-" + strconv.Itoa(i%37) + "-service-" + strconv.Itoa(i)}
@@ -55,7 +55,7 @@ func NewStatusBenchCollector(n int) (*Collector, error) {
 			f.Evidence = append(f.Evidence, evidenceLine{Line: int64(100 + e), Text: fmt.Sprintf("%0200d", e)})
 		}
 		jl.LastFailure = f
-		l.Jobs[j.Name] = jl
+		l.set(j.Name, jl)
 	}
 	c, err := New(Options{api: &fakeAPI{}, Jobs: jobs})
 	if err != nil {

@@ -94,7 +94,7 @@ func TestRecordIDFallbackIsCached(t *testing.T) {
 	if got := strings.Join(f.stageCalls, ","); got != "id-1,brid-1" {
 		t.Fatalf("first poll asked full-stages for %s, want id-1,brid-1", got)
 	}
-	if got := c.published.Load().Jobs["fake"].RecordIDField; got != "build_record_id" {
+	if got := c.published.Load().job("fake").RecordIDField; got != "build_record_id" {
 		t.Fatalf("cached field %q, want build_record_id", got)
 	}
 	f.stageCalls = nil
@@ -139,7 +139,7 @@ func TestStuckEndOffsetIsNotReread(t *testing.T) {
 	if got := f.pageCalls; len(got) != 2 || got[0] != 0 || got[1] != 100 {
 		t.Fatalf("page requests %v, want [0 100] (no repeat of the stuck cursor)", got)
 	}
-	if got := c.published.Load().Jobs["fake"].Builds[0].Stages[0].Cursor; got != 100 {
+	if got := c.published.Load().job("fake").Builds[0].Stages[0].Cursor; got != 100 {
 		t.Fatalf("cursor %d, want 100", got)
 	}
 }
@@ -160,7 +160,7 @@ func TestConsoleRefusedFallsBackToActionInfo(t *testing.T) {
 	if err := c.PollOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	j := c.published.Load().Jobs["fake"]
+	j := c.published.Load().job("fake")
 	if len(j.Builds) != 0 || j.BuildDur["success"] == nil || j.BuildDur["success"].Count != 1 {
 		t.Fatalf("build not completed through the ShowActionInfo fallback: %+v", j)
 	}
@@ -242,7 +242,7 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 					// The status depends on the page read next, so that both
 					// runs see the same status with the same page.
 					next := 0
-					if j := c.published.Load().Jobs["fake"]; j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
+					if j := c.published.Load().job("fake"); j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
 						next = int(j.Builds[0].Stages[0].Cursor) * nPages / len(classifiedLog)
 					}
 					status := tc.statuses[min(next, len(tc.statuses)-1)]
@@ -253,7 +253,7 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 					f.stagesOut = []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: status}}
 					crashNext = restart && poll%2 == 0
 					seq := int64(-1)
-					if j := c.published.Load().Jobs["fake"]; j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
+					if j := c.published.Load().job("fake"); j != nil && len(j.Builds) == 1 && len(j.Builds[0].Stages) == 1 {
 						seq = j.Builds[0].Stages[0].Failure.Seq
 					}
 					err = c.PollOnce(context.Background())
@@ -264,7 +264,7 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 					} else if err != nil {
 						t.Fatal(err)
 					}
-					j := c.published.Load().Jobs["fake"]
+					j := c.published.Load().job("fake")
 					if j == nil || len(j.Builds) == 1 && len(j.Builds[0].Stages) == 0 {
 						continue // died before the first commit
 					}

@@ -199,7 +199,7 @@ func (c *Collector) ledgerFamilies() []*dto.MetricFamily {
 		inFlight      = newFamBuilder(&famInFlight)
 	)
 	for _, j := range c.exported() {
-		jl := snap.Jobs[j.Name]
+		jl := snap.job(j.Name)
 		name := new(j.Name)
 		jobInfo.gauge(1, name, new(j.ID))
 		if jl == nil {

@@ -89,10 +89,10 @@ func encodeJournal(l *ledger, now time.Time) ([]byte, map[string]int64, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode state: %w", err)
 	}
-	lens := make(map[string]int64, len(l.Jobs))
-	for _, name := range sortedKeys(l.Jobs) {
+	lens := make(map[string]int64, l.len())
+	for _, name := range l.names() {
 		n := len(buf)
-		if buf, err = appendJournalLine(buf, journalRecord{Job: name, Entry: l.Jobs[name]}); err != nil {
+		if buf, err = appendJournalLine(buf, journalRecord{Job: name, Entry: l.job(name)}); err != nil {
 			return nil, nil, fmt.Errorf("encode state of job %q: %w", name, err)
 		}
 		lens[name] = int64(len(buf) - n)
@@ -126,7 +126,7 @@ type journalStats struct {
 // decodeJournal parses a format 2 state file.
 func decodeJournal(data []byte) (*ledger, []string, journalStats, error) {
 	st := journalStats{live: map[string]int64{}}
-	l := &ledger{Jobs: map[string]*jobLedger{}}
+	l := &ledger{}
 	var hdr stateHeader
 	lineNo := 0
 	for off := 0; off < len(data); {
@@ -176,7 +176,7 @@ func decodeJournal(data []byte) (*ledger, []string, journalStats, error) {
 		if err := rec.Entry.validate(len(hdr.ActionBuckets), len(hdr.BuildBuckets)); err != nil {
 			return nil, nil, st, fmt.Errorf("%s: job %q: %v", where, rec.Job, err)
 		}
-		l.Jobs[rec.Job] = rec.Entry
+		l.set(rec.Job, rec.Entry)
 		st.live[rec.Job] = int64(nl + 1)
 	}
 	st.size = int64(len(data)) - st.torn
@@ -343,7 +343,7 @@ func (s *stateStore) compact(l *ledger, now time.Time) (int64, error) {
 // the current ones (see histogram.rebucket). It reports what changed.
 func (l *ledger) rebucket(action, build []float64) (notes []string, changed bool) {
 	if !slices.Equal(action, metrics.ActionDurationBuckets) {
-		for _, j := range l.Jobs {
+		for _, j := range l.all() {
 			for _, byResult := range j.ActionDur {
 				for _, h := range byResult {
 					h.rebucket(action, metrics.ActionDurationBuckets)
@@ -353,7 +353,7 @@ func (l *ledger) rebucket(action, build []float64) (notes []string, changed bool
 		notes = append(notes, fmt.Sprintf("action duration buckets changed from %v to %v; counts were moved to the nearest bound above", action, metrics.ActionDurationBuckets))
 	}
 	if !slices.Equal(build, metrics.BuildDurationBuckets) {
-		for _, j := range l.Jobs {
+		for _, j := range l.all() {
 			for _, h := range j.BuildDur {
 				h.rebucket(build, metrics.BuildDurationBuckets)
 			}

@@ -23,9 +23,9 @@ import (
 // line in the middle.
 func twoJobLedger() *ledger {
 	l := sampleLedger()
-	j := l.Jobs["backend-ci"].clone()
+	j := l.job("backend-ci").clone()
 	j.Bytes = 777
-	l.Jobs["frontend-ci"] = j
+	l.set("frontend-ci", j)
 	return l
 }
 
@@ -99,7 +99,7 @@ func TestJournalUnfinishedAppendIsIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := l.Jobs["backend-ci"].clone()
+	next := l.job("backend-ci").clone()
 	next.Bytes = 1 << 30
 	rec, err := appendJournalLine(nil, journalRecord{Job: "backend-ci", Entry: next})
 	if err != nil {
@@ -140,7 +140,7 @@ type unusedAPI struct{ api }
 func TestJournalCommitsAndCompaction(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state")
 	c := newStoreCollector(t, p)
-	base := sampleLedger().Jobs["backend-ci"]
+	base := sampleLedger().job("backend-ci")
 	pending := make([]byte, 64<<10) // 64 KiB carried that does not compress: ~88 KiB lines
 	_, _ = rand.NewChaCha8([32]byte{1}).Read(pending)
 	base.Builds[0].Stages[0].Stream.Pending = pending
@@ -204,7 +204,7 @@ func TestStateFileFormat1IsMigrated(t *testing.T) {
 	if after, _ := os.ReadFile(p); !bytes.Equal(after, data) {
 		t.Fatal("loading rewrote the file before any commit")
 	}
-	jl := c.published.Load().Jobs["frontend-ci"].clone()
+	jl := c.published.Load().job("frontend-ci").clone()
 	jl.addRecord("Maven构建", parser.SourceOutput, parser.LevelError)
 	if err := c.commit("frontend-ci", jl); err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestStateFileFormat1IsMigrated(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatal("migrated file lost or changed values")
 	}
-	if got.Jobs["backend-ci"].Records["代码检出"] != old.Jobs["backend-ci"].Records["代码检出"] {
+	if got.job("backend-ci").Records["代码检出"] != old.job("backend-ci").Records["代码检出"] {
 		t.Fatal("the job that did not commit lost its counts")
 	}
 }
@@ -240,7 +240,7 @@ func TestJournalOtherBucketsAreRewritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jl := sampleLedger().Jobs["backend-ci"]
+	jl := sampleLedger().job("backend-ci")
 	jl.BuildDur = map[string]*histogram{metrics.ResultFailure: newHistogram(fewer)}
 	jl.BuildDur[metrics.ResultFailure].observe(fewer, 1_000_000_000) // +Inf
 	if data, err = appendJournalLine(data, journalRecord{Job: "backend-ci", Entry: jl}); err != nil {
@@ -256,11 +256,11 @@ func TestJournalOtherBucketsAreRewritten(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "build duration buckets changed") || !store.rewrite {
 		t.Fatalf("notes %v rewrite %v", notes, store.rewrite)
 	}
-	if h := l.Jobs["backend-ci"].BuildDur[metrics.ResultFailure]; len(h.Buckets) != len(metrics.BuildDurationBuckets)+1 || h.Buckets[len(h.Buckets)-1] != 1 {
+	if h := l.job("backend-ci").BuildDur[metrics.ResultFailure]; len(h.Buckets) != len(metrics.BuildDurationBuckets)+1 || h.Buckets[len(h.Buckets)-1] != 1 {
 		t.Fatalf("not re-bucketed: %v", h.Buckets)
 	}
 	c := newStoreCollector(t, p)
-	if err := c.commit("backend-ci", c.published.Load().Jobs["backend-ci"].clone()); err != nil {
+	if err := c.commit("backend-ci", c.published.Load().job("backend-ci").clone()); err != nil {
 		t.Fatal(err)
 	}
 	if _, notes, _, err := loadState(p); err != nil || len(notes) != 0 {
@@ -271,7 +271,7 @@ func TestJournalOtherBucketsAreRewritten(t *testing.T) {
 func TestCorruptJournalIsAClearErrorForNew(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state")
 	c := newStoreCollector(t, p)
-	if err := c.commit("backend-ci", sampleLedger().Jobs["backend-ci"]); err != nil {
+	if err := c.commit("backend-ci", sampleLedger().job("backend-ci")); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(p)
@@ -291,7 +291,7 @@ func TestCorruptJournalIsAClearErrorForNew(t *testing.T) {
 func TestJournalCompressedLines(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state")
 	c := newStoreCollector(t, p)
-	jl := sampleLedger().Jobs["backend-ci"]
+	jl := sampleLedger().job("backend-ci")
 	for i := range 3 {
 		jl = jl.clone()
 		jl.Bytes += uint64(i)

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"hash/maphash"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -19,8 +21,71 @@ import (
 // ledger maps the job name (the job_name label) to that job's entry.
 // Counters are keyed by name because the name is the series identity
 // Prometheus sees; build progress inside an entry belongs to its JobID.
+//
+// The entries are spread over ledgerParts maps by a hash of the name, so
+// that a commit, which publishes a new ledger sharing everything but the
+// changed entries, copies the part holding the job (about 1/256 of the
+// jobs) and an array of part pointers, not every entry: a commit's cost
+// grows with what changed, not with the number of jobs.
 type ledger struct {
-	Jobs map[string]*jobLedger `json:"jobs"`
+	parts [ledgerParts]map[string]*jobLedger
+	n     int
+}
+
+const ledgerParts = 256
+
+var ledgerSeed = maphash.MakeSeed()
+
+func partOf(name string) int { return int(maphash.String(ledgerSeed, name) % ledgerParts) }
+
+// newLedger returns a ledger of the entries of jobs (which it does not keep).
+func newLedger(jobs map[string]*jobLedger) *ledger {
+	l := &ledger{}
+	for name, jl := range jobs {
+		l.set(name, jl)
+	}
+	return l
+}
+
+// set sets the entry of name on l, which must not be published yet.
+func (l *ledger) set(name string, jl *jobLedger) {
+	p := &l.parts[partOf(name)]
+	if *p == nil {
+		*p = map[string]*jobLedger{}
+	}
+	if _, ok := (*p)[name]; !ok {
+		l.n++
+	}
+	(*p)[name] = jl
+}
+
+// job returns the entry of name, nil if there is none.
+func (l *ledger) job(name string) *jobLedger { return l.parts[partOf(name)][name] }
+
+// len returns the number of entries.
+func (l *ledger) len() int { return l.n }
+
+// all yields every entry, in no particular order.
+func (l *ledger) all() iter.Seq2[string, *jobLedger] {
+	return func(yield func(string, *jobLedger) bool) {
+		for _, p := range l.parts {
+			for name, jl := range p {
+				if !yield(name, jl) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// names returns the names of the entries, sorted.
+func (l *ledger) names() []string {
+	names := make([]string, 0, l.n)
+	for name := range l.all() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // jobLedger is one job's build progress and every counter and histogram
@@ -373,15 +438,35 @@ func (l *ledger) withJob(name string, jl *jobLedger) *ledger {
 	return l.withJobs(map[string]*jobLedger{name: jl})
 }
 
-// withJobs is withJob for several entries at once (one copy of the map).
+// withJobs is withJob for several entries at once. Only the parts that
+// hold them are copied.
 func (l *ledger) withJobs(jls map[string]*jobLedger) *ledger {
-	n := &ledger{Jobs: make(map[string]*jobLedger, len(l.Jobs)+len(jls))}
-	maps.Copy(n.Jobs, l.Jobs)
+	n := &ledger{parts: l.parts, n: l.n}
+	var copied [ledgerParts]bool
 	for name, jl := range jls {
-		if jl == nil {
-			delete(n.Jobs, name)
-		} else {
-			n.Jobs[name] = jl
+		i := partOf(name)
+		if !copied[i] {
+			copied[i] = true
+			n.parts[i] = maps.Clone(l.parts[i])
+		}
+		p := n.parts[i]
+		_, had := p[name]
+		switch {
+		case jl == nil && had:
+			delete(p, name)
+			n.n--
+			if len(p) == 0 {
+				n.parts[i] = nil // as newLedger leaves an empty part
+			}
+		case jl != nil:
+			if p == nil {
+				p = map[string]*jobLedger{}
+				n.parts[i] = p
+			}
+			if !had {
+				n.n++
+			}
+			p[name] = jl
 		}
 	}
 	return n

@@ -137,7 +137,7 @@ func TestLongDisplayNameIsCut(t *testing.T) {
 	if err := c.PollOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for action := range c.published.Load().Jobs["fake"].Records {
+	for action := range c.published.Load().job("fake").Records {
 		if n := utf8.RuneCountInString(action); n > MaxLabelRunes || !strings.HasPrefix(action, "构构构") || !strings.HasSuffix(action, "…") {
 			t.Errorf("action label of %d characters (%d bytes), want at most %d ending in …", n, len(action), MaxLabelRunes)
 		}

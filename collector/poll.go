@@ -63,7 +63,7 @@ func (c *Collector) pollJobOnce(ctx context.Context, cfg *config, t task) error 
 	j := t.job
 	p := &jobPoll{c: c, cfg: cfg, job: j, live: map[*stageProgress]*liveStream{},
 		pagesTotal: c.self.pages.WithLabelValues(j.Name)}
-	if pub := c.published.Load().Jobs[j.Name]; pub != nil {
+	if pub := c.published.Load().job(j.Name); pub != nil {
 		p.w = pub.clone()
 	} else {
 		p.w = &jobLedger{JobID: j.ID}

@@ -522,7 +522,7 @@ func (c *Collector) plan(cfg *config, l *listing, walkFailed bool) ([]task, map[
 		if busy[j.Name] {
 			continue
 		}
-		jl := pub.Jobs[j.Name]
+		jl := pub.job(j.Name)
 		known := jl != nil && jl.JobID == j.ID && jl.NextBuildNo > 0
 		prio := jobPriority(jl, known)
 		var e listedJob
@@ -610,7 +610,7 @@ func (c *Collector) logProgress(cfg *config) {
 	pub := c.published.Load()
 	left, unseen := 0, 0
 	for _, j := range *c.followed.Load() {
-		jl := pub.Jobs[j.Name]
+		jl := pub.job(j.Name)
 		if jl == nil || jl.JobID != j.ID {
 			unseen++
 			continue

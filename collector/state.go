@@ -94,14 +94,11 @@ func decodeState(data []byte) (*ledger, []string, error) {
 	if hex.EncodeToString(sum[:]) != env.JobsSHA256 {
 		return nil, nil, errors.New("checksum mismatch: the file was modified or damaged after it was written")
 	}
-	l := &ledger{}
-	if err := json.Unmarshal(env.Jobs, &l.Jobs); err != nil {
+	var jobs map[string]*jobLedger
+	if err := json.Unmarshal(env.Jobs, &jobs); err != nil {
 		return nil, nil, fmt.Errorf("jobs section: %v", err)
 	}
-	if l.Jobs == nil {
-		l.Jobs = map[string]*jobLedger{}
-	}
-	for name, j := range l.Jobs {
+	for name, j := range jobs {
 		if j == nil {
 			return nil, nil, fmt.Errorf("job %q: null entry", name)
 		}
@@ -109,6 +106,7 @@ func decodeState(data []byte) (*ledger, []string, error) {
 			return nil, nil, fmt.Errorf("job %q: %v", name, err)
 		}
 	}
+	l := newLedger(jobs)
 	notes, _ := l.rebucket(env.ActionBuckets, env.BuildBuckets)
 	return l, notes, nil
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +32,18 @@ func sampleLedger() *ledger {
 		Stages: []*stageProgress{{Key: "stage2", NodeID: 81, Display: "Maven构建", Status: "RUNNING", Cursor: 1236,
 			Stream:  parser.StreamState{Pending: []byte("[2026/09/10 17:26:22.661 GMT+08:00] half a rec"), Offset: 999},
 			HasTime: true, FirstMs: 1, LastMs: 2}}}}
-	return &ledger{Jobs: map[string]*jobLedger{"backend-ci": j}}
+	return newLedger(map[string]*jobLedger{"backend-ci": j})
 }
 
 // encodeState writes l in format 1, the single JSON document earlier
 // versions of the exporter wrote at every commit: the migration tests start
 // from it, and BenchmarkStateCommit compares the journal with it.
 func encodeState(l *ledger, now time.Time) ([]byte, error) {
-	raw, err := json.Marshal(l.Jobs)
+	jobs := map[string]*jobLedger{}
+	for name, jl := range l.all() {
+		jobs[name] = jl
+	}
+	raw, err := json.Marshal(jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +87,7 @@ func TestStateRoundTrip(t *testing.T) {
 			t.Errorf("unexpected notes: %v", notes)
 		}
 		if !reflect.DeepEqual(got, l) {
-			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
+			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.job("backend-ci"), l.job("backend-ci"))
 		}
 	})
 	t.Run("format 2", func(t *testing.T) {
@@ -97,7 +103,7 @@ func TestStateRoundTrip(t *testing.T) {
 			t.Errorf("unexpected notes %v, rewrite %v, torn %d", notes, st.rewrite, st.torn)
 		}
 		if !reflect.DeepEqual(got, l) {
-			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.Jobs["backend-ci"], l.Jobs["backend-ci"])
+			t.Errorf("round trip changed the ledger:\n got %+v\nwant %+v", got.job("backend-ci"), l.job("backend-ci"))
 		}
 		if !reflect.DeepEqual(st.live, lens) || st.size != int64(len(data)) {
 			t.Errorf("decoded line lengths %v (size %d), encoded %v (size %d)", st.live, st.size, lens, len(data))
@@ -108,7 +114,7 @@ func TestStateRoundTrip(t *testing.T) {
 func TestCloneIsDeep(t *testing.T) {
 	l := sampleLedger()
 	orig, _, _ := encodeJournal(l, time.Unix(0, 0))
-	c := l.Jobs["backend-ci"].clone()
+	c := l.job("backend-ci").clone()
 	c.addRecord("代码检出", parser.SourcePlatform, parser.LevelInfo)
 	c.observeAction("代码检出", metrics.ResultSuccess, 1)
 	c.observeBuild(metrics.ResultFailure, 1)
@@ -155,7 +161,7 @@ func TestStateFileErrors(t *testing.T) {
 	})
 	t.Run("inconsistent histogram", func(t *testing.T) {
 		l := sampleLedger()
-		l.Jobs["backend-ci"].BuildDur[metrics.ResultFailure].Count = 5
+		l.job("backend-ci").BuildDur[metrics.ResultFailure].Count = 5
 		data, _ := encodeState(l, time.Unix(0, 0))
 		if _, _, err := decodeState(data); err == nil || !strings.Contains(err.Error(), "count is 5") {
 			t.Fatalf("want a count mismatch error, got %v", err)
@@ -239,5 +245,47 @@ func TestStaleTempFilesAreRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("a file that is not ours was removed: %v", err)
+	}
+}
+
+// withJobs returns a new ledger and leaves the published one as it was:
+// entries are added, replaced and removed, the others are shared, and a
+// ledger built entry by entry equals one built by commits.
+func TestLedgerWithJobs(t *testing.T) {
+	a, b, c := &jobLedger{JobID: "a"}, &jobLedger{JobID: "b"}, &jobLedger{JobID: "c"}
+	var names []string
+	base := &ledger{}
+	for i := range 1000 {
+		name := fmt.Sprintf("job-%04d", i)
+		names = append(names, name)
+		base = base.withJob(name, a)
+	}
+	next := base.withJobs(map[string]*jobLedger{"job-0001": b, "job-0002": nil, "new": c, "absent": nil})
+	if base.len() != 1000 || base.job("job-0001") != a || base.job("job-0002") != a || base.job("new") != nil {
+		t.Fatalf("the base ledger changed: len %d, job-0001 %v, job-0002 %v", base.len(), base.job("job-0001"), base.job("job-0002"))
+	}
+	if next.len() != 1000 || next.job("job-0001") != b || next.job("job-0002") != nil || next.job("new") != c || next.job("job-0999") != a {
+		t.Fatalf("next: len %d, job-0001 %v, job-0002 %v, new %v", next.len(), next.job("job-0001"), next.job("job-0002"), next.job("new"))
+	}
+	want := append(slices.Clone(names[:2]), names[3:]...)
+	want = append(want, "new")
+	slices.Sort(want)
+	if got := next.names(); !slices.Equal(got, want) {
+		t.Fatalf("names: %d, want %d", len(got), len(want))
+	}
+	direct := map[string]*jobLedger{}
+	for name, jl := range next.all() {
+		direct[name] = jl
+	}
+	if !reflect.DeepEqual(newLedger(direct), next) {
+		t.Fatal("a ledger built from the same entries differs from the committed one")
+	}
+	// Removing every entry of a part leaves it as newLedger would.
+	empty := next
+	for _, name := range next.names() {
+		empty = empty.withJob(name, nil)
+	}
+	if empty.len() != 0 || !reflect.DeepEqual(empty, newLedger(nil)) {
+		t.Fatalf("after removing every entry: len %d, %+v", empty.len(), empty.parts[partOf("new")])
 	}
 }

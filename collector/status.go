@@ -197,7 +197,7 @@ func (c *Collector) JobStatuses() []JobStatus {
 	polls := c.pollStates()
 	out := make([]JobStatus, len(jobs))
 	for i, j := range jobs {
-		out[i] = jobStatus(j, snap.Jobs[j.Name], polls[j.Name], false)
+		out[i] = jobStatus(j, snap.job(j.Name), polls[j.Name], false)
 	}
 	slices.SortFunc(out, func(a, b JobStatus) int { return cmp.Compare(a.Name, b.Name) })
 	return out
@@ -213,7 +213,7 @@ func (c *Collector) JobStatus(name string) (JobStatus, bool) {
 		c.errMu.Lock()
 		ps := c.polls[name]
 		c.errMu.Unlock()
-		return jobStatus(j, c.published.Load().Jobs[name], ps, true), true
+		return jobStatus(j, c.published.Load().job(name), ps, true), true
 	}
 	return JobStatus{}, false
 }
