@@ -527,7 +527,7 @@ func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 	if observe && result == metrics.ResultFailure {
 		// Counted here, in the same commit as the done flag: exactly once.
 		f := ls.cls.Result()
-		if ls.cls.State().Seq != sp.Records {
+		if ls.cls.Fed() != sp.Records {
 			// Part of the log was read while the stage reported another
 			// result (classifies): its classification would be a guess.
 			f = parser.Failure{Category: parser.CategoryUnknown, Cause: causeUnclassified}

@@ -192,6 +192,10 @@ func NewFailureClassifier(rules *FailureRules) *FailureClassifier {
 // State returns a deep copy of the classifier's state.
 func (c *FailureClassifier) State() FailureState { return c.st.Clone() }
 
+// Fed returns the number of records fed to the classifier, State().Seq
+// without copying the state.
+func (c *FailureClassifier) Fed() int64 { return c.st.Seq }
+
 // Restore replaces the state with a copy of st. Hits of rules the
 // classifier's rules do not have (the rules changed) are dropped; any
 // value, even one State did not produce, is safe.
