@@ -217,7 +217,7 @@ func TestCrashRestart(t *testing.T) {
 					// from the same state file.
 					c, reg = start()
 					restarts++
-					cur = check(fmt.Sprintf("restart %d", restarts))
+					check(fmt.Sprintf("restart %d", restarts))
 				} else if err == nil && inFlight(cur) == 0 && e.allDone() {
 					break
 				}

@@ -98,9 +98,6 @@ func (b *logBuilder) add(at, ts int64, body string) {
 	b.l.ts = append(b.l.ts, ts)
 }
 
-// count is the number of records added so far.
-func (b *logBuilder) count() int { return len(b.l.at) }
-
 func (b *logBuilder) finish() *stageLog {
 	b.l.text = string(b.buf)
 	b.buf = nil
