@@ -160,7 +160,7 @@ func TestTextFormat(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{
+	containsAll(t, "text output", out,
 		"== testdata/maven-npm-go.log\n",
 		// Times in the log's own zone (GMT+08:00 stays +08:00).
 		"build:   FAILURE (result failure), 2026-10-02 14:03:11.204+08:00 .. 2026-10-02 14:03:57.501+08:00, duration 46.297s\n",
@@ -174,11 +174,7 @@ func TestTextFormat(t *testing.T) {
 		"first error: line 25, action Go test, output: --- FAIL: TestParseOrder (0.00s)\n",
 		"== testdata/build-step-excerpt-success.log\n",
 		"build:   no Finished: line (result unknown)",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("text output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 }
 
 // The real pytest log: the failing output is untagged shell output, so the
@@ -189,18 +185,14 @@ func TestTextBlamesUntaggedOutput(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{
+	containsAll(t, "text output", out,
 		"records: 518 (error 36, warning 4, info 478, debug 0)",
 		"job       (outside every run)              -                              -         failure  -         36     3     465   0      line 420:",
 		"failure: job\n  blamed: the build failed and no action run did; the failing evidence is in output outside every action run",
 		"  category: environment\n  cause:    the test environment could not be allocated\n",
 		"  exit code: 1\n",
 		"    line 535: script returned exit code 1, exitMessage is: command run failed\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("text output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// error 0+0+0+36, warning 1+0+0+3, info 5+6+2+465 = the header.
 }
 
@@ -208,15 +200,11 @@ func TestTextBlamesUntaggedOutput(t *testing.T) {
 // blamed action and category, like the JSON.
 func TestOpenMetricsFailures(t *testing.T) {
 	out := openMetrics(t, "--job-name=backend-ci", "testdata/sep14-cache-checkout-failure.log", "testdata/full-build-failure-pytest.log")
-	for _, want := range []string{
+	containsAll(t, "openmetrics output", out,
 		"# TYPE codearts_build_failures_total counter\n",
 		`codearts_build_failures_total{action="Code checkout",category="network",job_name="backend-ci"} 1.0 `,
 		`codearts_build_failures_total{action="job",category="environment",job_name="backend-ci"} 1.0 `,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("openmetrics output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 }
 
 func TestFailureRulesFile(t *testing.T) {
@@ -493,17 +481,13 @@ func TestOpenMetricsValues(t *testing.T) {
 	if got := sum(metrics.BuildDurationSeconds, hcount); got != float64(finished) {
 		t.Errorf("build duration observations %v, want %d", got, finished)
 	}
-	for _, want := range []string{
+	containsAll(t, "output", out,
 		`codearts_build_log_records_total{action="代码检出",job_name="backend-ci",level="info",source="platform"} 16.0 `,
 		`codearts_build_action_duration_seconds_bucket{action="Code checkout",job_name="backend-ci",result="failure",le="5.0"} 1 `,
 		`codearts_build_duration_seconds_bucket{job_name="backend-ci",result="failure",le="120.0"} 3 `,
 		"# TYPE codearts_build_log_records_total counter\n",
 		"# TYPE codearts_build_action_duration_seconds histogram\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q", want)
-		}
-	}
+	)
 	// The timestamp is the newest time in the logs (maven-npm-go.log ends
 	// at 2026-10-02 06:03:57.501Z).
 	if strings.Count(out, " 1790921037\n") != strings.Count(out, "\n")-strings.Count(out, "#") {
@@ -538,14 +522,10 @@ func TestOpenMetricsWithoutTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := openMetrics(t, p)
-	for _, want := range []string{
-		`codearts_build_log_records_total{action="job",job_name="local",level="info",source="output"} 1.0 1790000000` + "\n",
-		`codearts_build_log_bytes_total{job_name="local"} 24.0 1790000000` + "\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	containsAll(t, "output", out,
+		`codearts_build_log_records_total{action="job",job_name="local",level="info",source="output"} 1.0 1790000000`+"\n",
+		`codearts_build_log_bytes_total{job_name="local"} 24.0 1790000000`+"\n",
+	)
 	if strings.Contains(out, "duration_seconds") {
 		t.Errorf("no runs and no finished build, yet durations:\n%s", out)
 	}
@@ -600,6 +580,17 @@ func TestPromtoolAcceptsOpenMetrics(t *testing.T) {
 			if !strings.Contains(string(dump), want) {
 				t.Errorf("tsdb dump lacks %s", want)
 			}
+		}
+	}
+}
+
+// containsAll reports each of wants that out (the output called what)
+// lacks.
+func containsAll(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, out)
 		}
 	}
 }
