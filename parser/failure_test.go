@@ -312,31 +312,6 @@ func TestDefaultFailureRulesDocumented(t *testing.T) {
 	}
 }
 
-func BenchmarkFailureClassifier(b *testing.B) {
-	data, err := os.ReadFile("../analyze/testdata/full-build-failure-pytest.log")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("stream-only", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			s := NewStream(nil, func(*Record) {})
-			s.Write(data)
-			s.Flush()
-		}
-	})
-	b.Run("stream+classifier", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			c := NewFailureClassifier(nil)
-			s := NewStream(nil, c.Record)
-			s.Write(data)
-			s.Flush()
-			_ = c.Result()
-		}
-	})
-}
-
 // FuzzFailureClassifier: any log, cut anywhere with the state moved through
 // JSON, classifies as the whole log does, and the state stays bounded.
 func FuzzFailureClassifier(f *testing.F) {
