@@ -29,7 +29,6 @@ import (
 // grows with what changed, not with the number of jobs.
 type ledger struct {
 	parts [ledgerParts]map[string]*jobLedger
-	n     int
 }
 
 const ledgerParts = 256
@@ -53,9 +52,6 @@ func (l *ledger) set(name string, jl *jobLedger) {
 	if *p == nil {
 		*p = map[string]*jobLedger{}
 	}
-	if _, ok := (*p)[name]; !ok {
-		l.n++
-	}
 	(*p)[name] = jl
 }
 
@@ -63,7 +59,13 @@ func (l *ledger) set(name string, jl *jobLedger) {
 func (l *ledger) job(name string) *jobLedger { return l.parts[partOf(name)][name] }
 
 // len returns the number of entries.
-func (l *ledger) len() int { return l.n }
+func (l *ledger) len() int {
+	n := 0
+	for _, p := range l.parts {
+		n += len(p)
+	}
+	return n
+}
 
 // all yields every entry, in no particular order.
 func (l *ledger) all() iter.Seq2[string, *jobLedger] {
@@ -80,7 +82,7 @@ func (l *ledger) all() iter.Seq2[string, *jobLedger] {
 
 // names returns the names of the entries, sorted.
 func (l *ledger) names() []string {
-	names := make([]string, 0, l.n)
+	names := make([]string, 0, l.len())
 	for name := range l.all() {
 		names = append(names, name)
 	}
@@ -441,7 +443,7 @@ func (l *ledger) withJob(name string, jl *jobLedger) *ledger {
 // withJobs is withJob for several entries at once. Only the parts that
 // hold them are copied.
 func (l *ledger) withJobs(jls map[string]*jobLedger) *ledger {
-	n := &ledger{parts: l.parts, n: l.n}
+	n := &ledger{parts: l.parts}
 	var copied [ledgerParts]bool
 	for name, jl := range jls {
 		i := partOf(name)
@@ -450,22 +452,15 @@ func (l *ledger) withJobs(jls map[string]*jobLedger) *ledger {
 			n.parts[i] = maps.Clone(l.parts[i])
 		}
 		p := n.parts[i]
-		_, had := p[name]
 		switch {
-		case jl == nil && had:
+		case jl == nil:
 			delete(p, name)
-			n.n--
 			if len(p) == 0 {
 				n.parts[i] = nil // as newLedger leaves an empty part
 			}
-		case jl != nil:
-			if p == nil {
-				p = map[string]*jobLedger{}
-				n.parts[i] = p
-			}
-			if !had {
-				n.n++
-			}
+		case p == nil:
+			n.parts[i] = map[string]*jobLedger{name: jl}
+		default:
 			p[name] = jl
 		}
 	}
