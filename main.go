@@ -35,6 +35,7 @@ import (
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/collector"
 	"github.com/codearts-build-exporter/codearts_build_exporter/config"
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/status"
 )
 
@@ -75,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		demoJobs    = app.Flag("demo.jobs", "With --demo: add this many jobs (1% of them building, the rest idle) and follow them all through discovery.").Default("0").Int()
 		shard       = app.Flag("shard", "The shard this instance polls and exports, 0 to --total-shards minus 1 (a job's shard is a hash of its id).").Default("0").Int()
 		totalShards = app.Flag("total-shards", "Number of instances that split the jobs between them (each with its own --state.file).").Default("1").Int()
+		durHist     = app.Flag("metrics.duration-histograms", "How the two duration histograms are exposed: classic (fixed buckets), native (Prometheus native histograms only, one series each; a text scrape sees _sum and _count) or both.").Default("classic").Enum(metrics.HistogramModes...)
 		maxConns    = app.Flag("web.max-connections", "Maximum number of simultaneous HTTP connections (0: no limit).").Default("512").Int()
 		lifecycle   = app.Flag("web.enable-lifecycle", "Enable POST /-/reload (SIGHUP always reloads).").Bool()
 		webFlags    = kingpinflag.AddFlags(app, defaultAddress)
@@ -148,8 +150,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	loads.record(nil)
 
 	clients := &clientKeeper{logger: logger}
-	shards := [2]int{*shard, *totalShards}
-	opts, err := collectorOptions(cfg, *stateFile, shards, clients, logger, apiReg)
+	inst := instance{shard: *shard, totalShards: *totalShards}
+	inst.histograms, _ = metrics.ParseHistogramMode(*durHist) // kingpin checked the enum
+	opts, err := collectorOptions(cfg, *stateFile, inst, clients, logger, apiReg)
 	if err != nil {
 		logger.Error("Error applying config", "err", err)
 		return 1
@@ -182,7 +185,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		err := sc.ReloadConfig(*configFile, func(c *config.Config) error {
-			o, err := collectorOptions(c, *stateFile, shards, clients, logger, apiReg)
+			o, err := collectorOptions(c, *stateFile, inst, clients, logger, apiReg)
 			if err != nil {
 				return err
 			}
@@ -389,7 +392,14 @@ func (k *clientKeeper) keep(c *codearts.Client) {
 // collectorOptions turns a configuration into collector options with the
 // kept CodeArts client (see clientKeeper). Registerer is left for the
 // caller: New registers the collector, Update must not.
-func collectorOptions(c *config.Config, stateFile string, shards [2]int, clients *clientKeeper, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
+// instance holds the flags that shape what this exporter follows and how it
+// exposes it; they stay the same across config reloads.
+type instance struct {
+	shard, totalShards int
+	histograms         metrics.HistogramMode
+}
+
+func collectorOptions(c *config.Config, stateFile string, inst instance, clients *clientKeeper, logger *slog.Logger, reg prometheus.Registerer) (collector.Options, error) {
 	a := c.CodeArts.Auth
 	auth := codearts.Auth{
 		AccessKey:     string(a.AccessKey),
@@ -431,8 +441,8 @@ func collectorOptions(c *config.Config, stateFile string, shards [2]int, clients
 		Client:           client,
 		Jobs:             jobs,
 		Discovery:        disc,
-		Shard:            shards[0],
-		TotalShards:      shards[1],
+		Shard:            inst.shard,
+		TotalShards:      inst.totalShards,
 		PollInterval:     c.PollInterval,
 		BackfillBuilds:   c.BackfillBuilds,
 		Rules:            c.Rules(),
@@ -446,6 +456,8 @@ func collectorOptions(c *config.Config, stateFile string, shards [2]int, clients
 		BuildGiveUpAfter: k.BuildGiveUpAfter,
 		MaxBuildsBehind:  k.MaxBuildsBehind,
 		MaxActionsPerJob: k.MaxActionsPerJob,
+
+		DurationHistograms: inst.histograms,
 	}, nil
 }
 

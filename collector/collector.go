@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
+	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
 	"github.com/codearts-build-exporter/codearts_build_exporter/parser"
 )
 
@@ -97,6 +98,10 @@ type Options struct {
 	// records of further actions are counted under action="_other".
 	// Default 200.
 	MaxActionsPerJob int
+	// DurationHistograms says how the two duration families are exposed
+	// (classic buckets, native histograms or both); the ledger keeps both
+	// forms whatever it is. Default metrics.Classic.
+	DurationHistograms metrics.HistogramMode
 
 	// api replaces Client (tests).
 	api api
@@ -140,6 +145,7 @@ type config struct {
 	giveUpAfter      int
 	maxBehind        int
 	maxActions       int
+	histograms       metrics.HistogramMode
 }
 
 // Collector polls CodeArts and exports the results. It implements
@@ -251,6 +257,7 @@ func (o Options) validate() (*config, error) {
 		giveUpAfter:      o.BuildGiveUpAfter,
 		maxBehind:        o.MaxBuildsBehind,
 		maxActions:       o.MaxActionsPerJob,
+		histograms:       o.DurationHistograms,
 	}
 	if cfg.api == nil {
 		if o.Client == nil {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -111,23 +112,74 @@ func (b *famBuilder) gauge(v float64, values ...*string) {
 	b.metric(values...).Gauge = &dto.Gauge{Value: new(v)}
 }
 
-func (b *famBuilder) histogram(h *histogram, bounds []float64, values ...*string) {
-	buckets := make([]dto.Bucket, len(bounds))
-	bp := make([]*dto.Bucket, len(bounds))
-	var acc uint64
-	for i, ub := range bounds {
-		if i < len(h.Buckets) {
-			acc += h.Buckets[i]
-		}
-		buckets[i].CumulativeCount = new(acc)
-		buckets[i].UpperBound = new(ub)
-		bp[i] = &buckets[i]
-	}
-	b.metric(values...).Histogram = &dto.Histogram{
+// histogram appends h in the given mode: the classic buckets of bounds,
+// the native buckets, or both.
+func (b *famBuilder) histogram(h *histogram, bounds []float64, mode metrics.HistogramMode, values ...*string) {
+	dh := &dto.Histogram{
 		SampleCount: new(h.Count),
 		SampleSum:   new(float64(h.SumMs) / 1000),
-		Bucket:      bp,
 	}
+	if mode.HasClassic() {
+		buckets := make([]dto.Bucket, len(bounds))
+		bp := make([]*dto.Bucket, len(bounds))
+		var acc uint64
+		for i, ub := range bounds {
+			if i < len(h.Buckets) {
+				acc += h.Buckets[i]
+			}
+			buckets[i].CumulativeCount = new(acc)
+			buckets[i].UpperBound = new(ub)
+			bp[i] = &buckets[i]
+		}
+		dh.Bucket = bp
+	}
+	if mode.HasNative() {
+		dh.Schema = new(int32(metrics.NativeSchema))
+		dh.ZeroThreshold = new(metrics.NativeZeroThreshold)
+		dh.ZeroCount = new(h.NativeZero)
+		dh.PositiveSpan, dh.PositiveDelta = nativeSpans(h.Native)
+		if len(dh.PositiveSpan) == 0 {
+			// Only zeros: an empty span still marks the histogram native,
+			// as client_golang does.
+			dh.PositiveSpan = []*dto.BucketSpan{{Offset: new(int32(0)), Length: new(uint32(0))}}
+		}
+	}
+	b.metric(values...).Histogram = dh
+}
+
+// nativeSpans encodes native bucket counts as Prometheus spans and deltas:
+// runs of consecutive keys, a gap of one or two empty buckets written as
+// zeros rather than as a new span (client_golang's encoding), and each
+// count as the difference to the previous one.
+func nativeSpans(counts map[int]uint64) ([]*dto.BucketSpan, []int64) {
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	var (
+		spans  []*dto.BucketSpan
+		deltas = make([]int64, 0, len(keys))
+		prev   int64
+		next   int
+	)
+	add := func(c int64) {
+		*spans[len(spans)-1].Length++
+		deltas = append(deltas, c-prev)
+		prev = c
+	}
+	for n, k := range keys {
+		gap := k - next
+		if n == 0 || gap > 2 {
+			spans = append(spans, &dto.BucketSpan{Offset: new(int32(gap)), Length: new(uint32(0))})
+		} else {
+			for range gap {
+				add(0)
+			}
+		}
+		add(int64(counts[k]))
+		next = k + 1
+	}
+	return spans, deltas
 }
 
 // family returns the built family with its metrics sorted as a Registry
@@ -185,6 +237,7 @@ func strPtr(s string) *string {
 // Collect sends them to a Registry).
 func (c *Collector) ledgerFamilies() []*dto.MetricFamily {
 	snap := c.published.Load()
+	cfg := c.config()
 	var (
 		jobInfo       = newFamBuilder(&famJobInfo)
 		bytes         = newFamBuilder(&famBytes)
@@ -222,11 +275,11 @@ func (c *Collector) ledgerFamilies() []*dto.MetricFamily {
 		for action, byResult := range jl.ActionDur {
 			a := new(action)
 			for r, h := range byResult {
-				actionDur.histogram(h, metrics.ActionDurationBuckets, name, a, strPtr(r))
+				actionDur.histogram(h, metrics.ActionDurationBuckets, cfg.histograms, name, a, strPtr(r))
 			}
 		}
 		for r, h := range jl.BuildDur {
-			buildDur.histogram(h, metrics.BuildDurationBuckets, name, strPtr(r))
+			buildDur.histogram(h, metrics.BuildDurationBuckets, cfg.histograms, name, strPtr(r))
 		}
 		for action, byCat := range jl.Failures {
 			a := new(action)

@@ -340,7 +340,9 @@ func (s *stateStore) compact(l *ledger, now time.Time) (int64, error) {
 }
 
 // rebucket moves histogram counts recorded against other bucket lists onto
-// the current ones (see histogram.rebucket). It reports what changed.
+// the current ones (see histogram.rebucket) and rebuilds the native buckets
+// of histograms written without them (see histogram.seedNative). It reports
+// what changed.
 func (l *ledger) rebucket(action, build []float64) (notes []string, changed bool) {
 	if !slices.Equal(action, metrics.ActionDurationBuckets) {
 		for _, j := range l.all() {
@@ -359,6 +361,26 @@ func (l *ledger) rebucket(action, build []float64) (notes []string, changed bool
 			}
 		}
 		notes = append(notes, fmt.Sprintf("build duration buckets changed from %v to %v; counts were moved to the nearest bound above", build, metrics.BuildDurationBuckets))
+	}
+	seeded := 0
+	seed := func(h *histogram, bounds []float64) {
+		if !h.nativeComplete() {
+			h.seedNative(bounds)
+			seeded++
+		}
+	}
+	for _, j := range l.all() {
+		for _, byResult := range j.ActionDur {
+			for _, h := range byResult {
+				seed(h, metrics.ActionDurationBuckets)
+			}
+		}
+		for _, h := range j.BuildDur {
+			seed(h, metrics.BuildDurationBuckets)
+		}
+	}
+	if seeded > 0 {
+		notes = append(notes, fmt.Sprintf("%d duration histograms were written without native buckets; theirs were rebuilt from the classic buckets (each observation at its bucket's upper bound)", seeded))
 	}
 	return notes, len(notes) > 0
 }

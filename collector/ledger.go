@@ -232,6 +232,13 @@ type histogram struct {
 	// Buckets are non-cumulative counts per upper bound of the family's
 	// bucket list, plus a last entry for +Inf.
 	Buckets []uint64 `json:"buckets"`
+	// NativeZero and Native hold the same observations as a native
+	// histogram of schema metrics.NativeSchema: the observations of 0, and
+	// the others by bucket key. They are kept whatever the exposition mode
+	// (--metrics.duration-histograms), so switching it never restarts a
+	// histogram; NativeZero plus the counts of Native equals Count.
+	NativeZero uint64         `json:"native_zero,omitempty"`
+	Native     map[int]uint64 `json:"native,omitempty"`
 }
 
 func newHistogram(bounds []float64) *histogram {
@@ -248,6 +255,46 @@ func (h *histogram) observe(bounds []float64, ms int64) {
 	v := float64(ms) / 1000
 	i, _ := slices.BinarySearch(bounds, v) // first bound >= v: le is inclusive
 	h.Buckets[i]++
+	h.observeNative(v, 1)
+}
+
+func (h *histogram) observeNative(v float64, n uint64) {
+	if v <= 0 {
+		h.NativeZero += n
+		return
+	}
+	if h.Native == nil {
+		h.Native = make(map[int]uint64)
+	}
+	h.Native[metrics.NativeKey(v)] += n
+}
+
+// nativeComplete reports whether the native buckets hold every observation.
+// They do not in a histogram written before native buckets were kept.
+func (h *histogram) nativeComplete() bool {
+	n := h.NativeZero
+	for _, c := range h.Native {
+		n += c
+	}
+	return n == h.Count
+}
+
+// seedNative rebuilds the native buckets from the classic ones, for a
+// histogram written before native buckets were kept: each classic bucket's
+// count goes to the native bucket of its upper bound, the +Inf bucket's to
+// the native bucket above the last bound. Count and sum are exact; where
+// inside a classic bucket the observations fell is lost.
+func (h *histogram) seedNative(bounds []float64) {
+	h.NativeZero, h.Native = 0, nil
+	for i, n := range h.Buckets {
+		switch {
+		case n == 0:
+		case i < len(bounds):
+			h.observeNative(bounds[i], n)
+		default:
+			h.observeNative(2*bounds[len(bounds)-1], n)
+		}
+	}
 }
 
 // cumulative returns the per-bound cumulative counts for a const histogram.
@@ -266,6 +313,7 @@ func (h *histogram) cumulative(bounds []float64) map[float64]uint64 {
 func (h *histogram) clone() *histogram {
 	c := *h
 	c.Buckets = slices.Clone(h.Buckets)
+	c.Native = maps.Clone(h.Native)
 	return &c
 }
 

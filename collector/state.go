@@ -130,6 +130,11 @@ func (j *jobLedger) validate(nAction, nBuild int) error {
 		if n != h.Count || h.SumMs < 0 {
 			return fmt.Errorf("%s: bucket counts add up to %d but count is %d (sum %d ms)", what, n, h.Count, h.SumMs)
 		}
+		for k := range h.Native {
+			if k < metrics.NativeMinKey || k > metrics.NativeMaxKey {
+				return fmt.Errorf("%s: native bucket %d is outside [%d, %d]", what, k, metrics.NativeMinKey, metrics.NativeMaxKey)
+			}
+		}
 		return nil
 	}
 	for a, byResult := range j.ActionDur {
