@@ -49,15 +49,8 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	promBin := requireTool(t, "prometheus")
 	began := time.Now()
 	dir := t.TempDir()
-	root := repoRoot(t)
 
-	exporterBin := filepath.Join(dir, "codearts_build_exporter")
-	build := exec.Command("go", "build", "-o", exporterBin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built the exporter in %v", time.Since(began).Round(time.Second))
+	exporterBin := buildExporter(t, dir)
 
 	// The demo's error spike has to reach a Prometheus that has a quiet
 	// history of the job, as a real one would have: the alert compares the
@@ -123,26 +116,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		exporter.stop()
 	}
 
-	promAddr := freeAddr(t)
-	promCfg := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promCfg, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: codearts_build
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(root, "rules.yaml"), exporterAddr))
-	prom := startProcess(t, dir, "prometheus", promBin,
-		"--config.file="+promCfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
-		"--log.level=warn")
-	waitHTTP(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
-	api := promAPI{t: t, base: "http://" + promAddr}
+	prom, api := startPrometheus(t, promBin, dir, exporterAddr)
 
 	// The scrape works and sees the exporter.
 	eventually(t, 20*time.Second, "the codearts_build target is up", func() error {
@@ -286,6 +260,48 @@ scrape_configs:
 		t.Logf("exporter log tail:\n%s\nprometheus log tail:\n%s", exporter.tail(), prom.tail())
 	}
 	t.Logf("end-to-end test took %v", time.Since(began).Round(time.Second))
+}
+
+// startPrometheus starts promBin with rules.yaml, scraping the exporter at
+// exporterAddr every second, and waits until it is ready.
+func startPrometheus(t *testing.T, promBin, dir, exporterAddr string, flags ...string) (*process, promAPI) {
+	t.Helper()
+	promAddr := freeAddr(t)
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promCfg, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: codearts_build
+    static_configs:
+      - targets: [%q]
+`, filepath.Join(repoRoot(t), "rules.yaml"), exporterAddr))
+	args := append([]string{
+		"--config.file=" + promCfg,
+		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
+		"--web.listen-address=" + promAddr,
+		"--log.level=warn",
+	}, flags...)
+	prom := startProcess(t, dir, "prometheus", promBin, args...)
+	waitHTTP(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
+	return prom, promAPI{t: t, base: "http://" + promAddr}
+}
+
+// buildExporter builds the exporter binary into dir.
+func buildExporter(t *testing.T, dir string) string {
+	t.Helper()
+	began := time.Now()
+	bin := filepath.Join(dir, "codearts_build_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("built the exporter in %v", time.Since(began).Round(time.Second))
+	return bin
 }
 
 // TestPromtoolRules runs promtool over rules.yaml and rules_test.yaml, so
