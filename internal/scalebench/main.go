@@ -13,6 +13,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -28,6 +29,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
@@ -38,6 +42,7 @@ func main() {
 	activePct := flag.Float64("active", 1, "percentage of the jobs that build continuously")
 	polls := flag.Int("polls", 10, "poll rounds measured after the catch-up")
 	backfill := flag.Int("backfill", 0, "backfill_builds of the exporter (0: measure the steady state only)")
+	histograms := flag.String("histograms", "classic", "the exporter's --metrics.duration-histograms; with native or both, /metrics is scraped in protobuf and series are counted as a Prometheus with native histograms stores them")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "scalebench")
 	check(err)
@@ -52,7 +57,7 @@ func main() {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		check(err)
 		active := max(int(float64(n)**activePct/100+0.5), 1)
-		r := measure(bin, dir, n, active, *polls, *backfill)
+		r := measure(bin, dir, n, active, *polls, *backfill, *histograms)
 		fmt.Printf("%-7d %-6d %-9s %-10.1f %-10.1f %-9.1f %-9.1f %-10.1f %-12s %-11.1f %-8d %-10s\n",
 			n, active, r.catchUp, r.callsPerPoll, r.target, r.rssMiB, r.peakMiB, r.stateKiB, r.stateWrite, r.metricsKiB, r.series, r.scrape)
 	}
@@ -64,7 +69,7 @@ type result struct {
 	series                                                      int
 }
 
-func measure(bin, dir string, n, active, polls, backfill int) result {
+func measure(bin, dir string, n, active, polls, backfill int, histograms string) result {
 	sim, err := simulator.New(simulator.Options{Seed: 1, Jobs: simulator.ManyJobs(n, active), Token: token,
 		ChunkMin: 4096, ChunkMax: 8192})
 	check(err)
@@ -88,7 +93,8 @@ job_concurrency: 16
 discovery: {}
 `, url, token, backfill), 0o600))
 	state := filepath.Join(run, "state.json")
-	cmd := exec.Command(bin, "--config.file="+cfg, "--state.file="+state, "--web.listen-address=127.0.0.1:0", "--log.format=json")
+	cmd := exec.Command(bin, "--config.file="+cfg, "--state.file="+state, "--web.listen-address=127.0.0.1:0", "--log.format=json",
+		"--metrics.duration-histograms="+histograms)
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
@@ -164,15 +170,22 @@ discovery: {}
 	var lat []time.Duration
 	for range 5 {
 		start := time.Now()
-		body := get(base + "/metrics")
+		if histograms == "classic" {
+			body := get(base + "/metrics")
+			lat = append(lat, time.Since(start))
+			r.metricsKiB = float64(len(body)) / 1024
+			r.series = 0
+			for _, line := range strings.Split(body, "\n") {
+				if line != "" && line[0] != '#' {
+					r.series++
+				}
+			}
+			continue
+		}
+		body := getProto(base + "/metrics")
 		lat = append(lat, time.Since(start))
 		r.metricsKiB = float64(len(body)) / 1024
-		r.series = 0
-		for _, line := range strings.Split(body, "\n") {
-			if line != "" && line[0] != '#' {
-				r.series++
-			}
-		}
+		r.series = storedSeries(body)
 	}
 	slices.Sort(lat)
 	r.scrape = lat[len(lat)/2].Round(time.Millisecond)
@@ -186,6 +199,48 @@ func get(url string) string {
 	b, err := io.ReadAll(resp.Body)
 	check(err)
 	return string(b)
+}
+
+// getProto asks for /metrics in the protobuf format, as a Prometheus with
+// native histograms enabled does.
+func getProto(url string) []byte {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	check(err)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	check(err)
+	return b
+}
+
+// storedSeries counts the series a Prometheus with native histograms enabled
+// stores from a protobuf exposition: one per native histogram (its classic
+// buckets are dropped), a _bucket per bound, _sum and _count per classic one,
+// one per other sample.
+func storedSeries(body []byte) int {
+	dec := expfmt.NewDecoder(bytes.NewReader(body), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	n := 0
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			return n
+		} else {
+			check(err)
+		}
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			switch {
+			case h == nil:
+				n++
+			case len(h.GetPositiveSpan()) > 0 || len(h.GetNegativeSpan()) > 0 || h.GetZeroCount() > 0 || h.GetZeroThreshold() > 0:
+				n++
+			default:
+				n += len(h.GetBucket()) + 3 // the bounds, +Inf, _sum, _count
+			}
+		}
+	}
 }
 
 // metricsOf returns the samples of /metrics without labels, and label sets
