@@ -433,7 +433,7 @@ func (j JobSpec) normalize() (JobSpec, error) {
 	}
 	j.Jitter = j.Jitter.Truncate(time.Second)
 	if need := longest + j.Jitter + time.Second; j.Period < need {
-		return j, fmt.Errorf("Period %v is too short: the longest possible build (%v) plus Jitter (%v) and a second of rounding needs %v", j.Period, longest, j.Jitter, need)
+		return j, fmt.Errorf("the build period %v (JobSpec.Period) is too short: the longest possible build (%v) plus Jitter (%v) and a second of rounding needs %v", j.Period, longest, j.Jitter, need)
 	}
 	return j, nil
 }
