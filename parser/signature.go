@@ -72,6 +72,15 @@ func (s *Signatures) addTemplate(tpl []byte, n int, line int64) {
 		first = tpl[:i]
 	}
 	group := s.groups[string(first)]
+	// Most error records repeat a template as it is: the first such group
+	// is the one the comparison below would choose (no other can be more
+	// similar), and it stays as it is.
+	for _, g := range group {
+		if len(g.tokens) == n && g.Template == string(tpl) {
+			g.Count++
+			return
+		}
+	}
 	var best *Signature
 	bestSim := 0
 	for _, g := range group {
