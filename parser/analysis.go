@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"cmp"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -366,7 +367,7 @@ func (b *summaryBlock) reset() {
 func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
 	msg := r.Message
 	s := recordSummary{
-		ms: r.UnixMilli, lines: r.Newlines(), obs: -1,
+		ms: r.UnixMilli, obs: -1,
 		hasTime: r.HasTime, source: r.Source, level: r.Level,
 	}
 	s.lastByte, s.nonEmpty = r.LastByte()
@@ -384,7 +385,14 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 		}
 	}
 	// Whether it fails a run matters only when the other two reasons do not.
-	s.failExit = !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail && hasFailingExitCode(msg)
+	exit := !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail
+	s.lines, s.failExit = scanMessage(msg, exit)
+	// The line end trimmed off the message; the text before the message
+	// (prefix, platform header) holds none.
+	if n := len(r.Raw); n > 0 && r.Raw[n-1] == '\n' {
+		s.lines++
+	}
+	s.lines += r.Cut.Newlines
 	if r.Level == LevelError {
 		s.msg = msg
 		off := len(b.tpl)
@@ -687,31 +695,41 @@ func containsAny(b []byte, subs [][]byte) bool {
 
 var exitCodeWord = []byte("exit code ")
 
-// hasFailingExitCode reports whether msg contains "exit code N" with N != 0.
-func hasFailingExitCode(msg []byte) bool {
-	for {
-		// Look for the 'x', much rarer in logs than the 'e' bytes.Index
-		// would stop at.
-		i := bytes.IndexByte(msg, 'x')
-		if i < 0 {
-			return false
-		}
-		if i == 0 || !bytes.HasPrefix(msg[i-1:], exitCodeWord) {
-			msg = msg[i+1:]
-			continue
-		}
-		msg = msg[i-1+len(exitCodeWord):]
-		nonzero, digits := false, 0
-		for digits < len(msg) && msg[digits]-'0' < 10 {
-			if msg[digits] != '0' {
-				nonzero = true
+// messageScan finds the line ends of a message and the 'x' of each "exit
+// code" (much rarer in logs than the 'e' bytes.Index would stop at).
+var messageScan = newAnchorScanner([]byte("\nx"))
+
+// scanMessage counts the '\n' in msg and, when exit is set, reports whether
+// msg contains "exit code N" with N != 0: one pass instead of a search for
+// each, which cost a call per record whatever its length.
+func scanMessage(msg []byte, exit bool) (newlines int64, failExit bool) {
+	for base := 0; base < len(msg); base += 64 {
+		for m := messageScan.mask64(msg[base:]); m != 0; m &= m - 1 {
+			i := base + bits.TrailingZeros64(m)
+			if msg[i] == '\n' {
+				newlines++
+			} else if exit && !failExit && i > 0 {
+				failExit = failingExitCodeAt(msg[i-1:])
 			}
-			digits++
-		}
-		if digits > 0 && nonzero {
-			return true
 		}
 	}
+	return newlines, failExit
+}
+
+// failingExitCodeAt reports whether b starts with "exit code N", N != 0.
+func failingExitCodeAt(b []byte) bool {
+	if !bytes.HasPrefix(b, exitCodeWord) {
+		return false
+	}
+	b = b[len(exitCodeWord):]
+	nonzero, digits := false, 0
+	for digits < len(b) && b[digits]-'0' < 10 {
+		if b[digits] != '0' {
+			nonzero = true
+		}
+		digits++
+	}
+	return digits > 0 && nonzero
 }
 
 // ref is the RecordRef of the record summarised in s, which holds its

@@ -1,9 +1,13 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/loggen"
 )
 
 // logOf builds a log from "LEVEL|TAG|message" platform lines and plain output
@@ -158,8 +162,57 @@ func TestHasFailingExitCode(t *testing.T) {
 		"exit code ": false, "exit code x": false, "exit code 137 (killed)": true, "": false,
 		"xexit code 2": true, "exit code exit code 2": true, "exxit code 1": false, "x": false, "exit code x exit code 5": true,
 	} {
-		if got := hasFailingExitCode([]byte(s)); got != want {
+		if _, got := scanMessage([]byte(s), true); got != want {
 			t.Errorf("%q: got %v", s, got)
 		}
+	}
+}
+
+// A record's summary counts its lines and finds a failing exit code as a
+// plain count and search over the whole record do, for every record of the
+// fixtures, of a generated log and of random text with long records, lone
+// carriage returns and platform headers ending the line.
+func TestSummaryLinesAndExitCodes(t *testing.T) {
+	logs := fixtures(t)
+	var gen bytes.Buffer
+	if _, err := loggen.Write(&gen, 2<<20, benchSeed); err != nil {
+		t.Fatal(err)
+	}
+	logs["generated"] = gen.Bytes()
+	rnd := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"[2026/09/10 17:26:22.661 GMT+08:00]", " [INFO] [A:b] : ", " [ERROR]  :", " [WARN] : ", "\n", "\r", "\r\n",
+		"exit code ", "0", "7", "x", "e", "text ", "构建", strings.Repeat("long ", 20000)}
+	for n := range 200 {
+		var b strings.Builder
+		for range rnd.IntN(40) {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+		}
+		logs[fmt.Sprint("random ", n)] = []byte(b.String())
+	}
+	for name, data := range logs {
+		var blk summaryBlock
+		var cls classifyScratch
+		s := NewStream(nil, func(r *Record) {
+			blk.reset()
+			blk.summarize(r, DefaultFailureRules(), &cls)
+			got := blk.recs[0]
+			wantExit := false
+			for m := r.Message; ; {
+				i := bytes.Index(m, exitCodeWord)
+				if i < 0 {
+					break
+				}
+				m = m[i+len(exitCodeWord):]
+				if d := len(m) - len(bytes.TrimLeft(m, "0123456789")); d > 0 && strings.Trim(string(m[:d]), "0") != "" {
+					wantExit = true
+				}
+			}
+			wantExit = wantExit && !(r.Source == SourcePlatform && r.Level == LevelError) && !got.fail
+			if got.lines != r.Newlines() || got.failExit != wantExit {
+				t.Fatalf("%s: record %q: lines %d, failing exit code %v; want %d, %v", name, r.Raw, got.lines, got.failExit, r.Newlines(), wantExit)
+			}
+		})
+		_, _ = s.Write(data)
+		s.Flush()
 	}
 }
