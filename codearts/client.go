@@ -99,7 +99,7 @@ type Options struct {
 	BackoffBase       time.Duration // first retry waits up to this (full jitter), doubling per retry
 	BackoffMax        time.Duration // cap of one retry wait; a longer Retry-After is not waited for
 	AuthFailurePause  time.Duration // calls refused after an auth failure; < 0 = never
-	HTTPClient        *http.Client  // nil = a client with http.DefaultTransport's settings (newTransport); redirects are never followed
+	HTTPClient        *http.Client  // nil = the client's own HTTP/1.1 transport with http.DefaultTransport's settings (transport.go); redirects are never followed
 	MaxResponseBytes  int64         // body size limit of one answer; 0 = DefaultMaxResponseBytes
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
@@ -171,7 +171,7 @@ func New(o Options) (*Client, error) {
 	// Never follow redirects: Go forwards custom headers such as
 	// X-Auth-Token to the new host, and the API does not redirect. A 3xx is
 	// returned as an error answer instead.
-	hc := http.Client{Transport: newTransport()}
+	hc := http.Client{Transport: newConnTransport(newTransport())} // net/http's for proxies
 	if o.HTTPClient != nil {
 		hc = *o.HTTPClient
 	}
@@ -464,6 +464,10 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	return resp, nil, false
 }
 
+// CloseIdleConnections closes the client's idle connections, for a client
+// that is no longer used. Calls made later open new ones.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
 // maxIdleConnsPerHost keeps a connection for every request in flight
 // (MaxConcurrency, even raised by Reconfigure) in a client without
 // Options.HTTPClient: net/http's default of 2 closes the others after each
@@ -472,7 +476,8 @@ const maxIdleConnsPerHost = 64
 
 // newTransport is http.DefaultTransport's configuration (proxy from the
 // environment, HTTP/2, gzip negotiated and decompressed, timeouts) with a
-// connection kept for every request in flight.
+// connection kept for every request in flight. connTransport takes its
+// settings from it and sends through it what it does not send itself.
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = maxIdleConnsPerHost

@@ -7,6 +7,7 @@
 //
 // The AK/SK signer (SDK-HMAC-SHA256) lives in signer.go and is also used by
 // the simulator to verify signatures. docs/api-client.md describes
-// authentication, retries, rate limits, error classification and the
-// client's self-metrics.
+// authentication, retries, rate limits, error classification, the
+// client's self-metrics and its HTTP/1.1 transport (transport.go), which
+// writes each request and reads its answer on the calling goroutine.
 package codearts
