@@ -382,11 +382,15 @@ func (k *clientKeeper) current() *codearts.Client {
 }
 
 // keep makes c the client later reloads reconfigure (after the collector
-// accepted it).
+// accepted it) and closes the idle connections of the one it replaces.
 func (k *clientKeeper) keep(c *codearts.Client) {
 	k.mu.Lock()
+	old := k.c
 	k.c = c
 	k.mu.Unlock()
+	if old != nil && old != c {
+		old.CloseIdleConnections()
+	}
 }
 
 // collectorOptions turns a configuration into collector options with the

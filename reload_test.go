@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codearts-build-exporter/codearts_build_exporter/codearts"
 	"github.com/codearts-build-exporter/codearts_build_exporter/simulator"
 )
 
@@ -43,4 +51,42 @@ func TestReloadStormKeepsAuthPause(t *testing.T) {
 		return s[`codearts_exporter_job_up{job_name="storm"}`] == 1
 	})
 	require.Equal(t, int64(1), sim.Stats().AuthFailed)
+}
+
+// TestReplacedClientClosesIdleConnections: a reload that changes the
+// credential replaces the API client; the old one's kept-alive connections
+// are closed then, not left open until their idle timeout.
+func TestReplacedClientClosesIdleConnections(t *testing.T) {
+	var opened, closed atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"result":{"last_build_no":"1","is_running":false},"status":"success"}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	k := &clientKeeper{logger: slog.New(slog.DiscardHandler)}
+	opts := func(token string) codearts.Options {
+		return codearts.Options{Endpoint: srv.URL, Auth: codearts.Auth{Token: token}, RequestsPerSecond: -1}
+	}
+	old, err := k.client(opts("first-token"))
+	require.NoError(t, err)
+	_, err = old.ShowRunningStatus(context.Background(), "901878212b1a49be9c1a1054c272762a")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), opened.Load())
+
+	c, err := k.client(opts("second-token"))
+	require.NoError(t, err)
+	require.NotSame(t, old, c)
+	time.Sleep(50 * time.Millisecond)
+	require.Zero(t, closed.Load(), "closed before the collector took the new client")
+	k.keep(c)
+	eventually(t, 5*time.Second, "the old client's connection closed", func() bool { return closed.Load() == 1 })
 }
