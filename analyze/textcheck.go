@@ -122,11 +122,12 @@ const (
 	highs = 0x8080808080808080
 )
 
-// controls counts the control characters of p that text logs do not have,
-// eight bytes at a time, and returns the offset of the first NUL (-1 if
-// none). p must be valid UTF-8 (its bytes of multi-byte characters are
-// all 0x80 or above, so they are never taken for controls).
-func controls(p []byte) (bad int64, nul int) {
+// controlsSWAR counts the control characters of p that text logs do not
+// have, eight bytes at a time, and returns the offset of the first NUL (-1
+// if none). p must be valid UTF-8 (its bytes of multi-byte characters are
+// all 0x80 or above, so they are never taken for controls). It is
+// controls where there is no vector version (textcheck_amd64.go).
+func controlsSWAR(p []byte) (bad int64, nul int) {
 	i := 0
 	for ; i+8 <= len(p); i += 8 {
 		x := binary.LittleEndian.Uint64(p[i:])

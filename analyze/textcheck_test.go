@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/codearts-build-exporter/codearts_build_exporter/internal/loggen"
 )
 
 // refCheck is the byte-at-a-time check the fast path must agree with.
@@ -77,6 +79,61 @@ func TestTextCheckMatchesByteLoop(t *testing.T) {
 		}
 		if want := ref.bad*badRatio > ref.total; (err != nil) != want {
 			t.Fatalf("input %d %q: err %v, want an error: %v", n, in, err, want)
+		}
+	}
+}
+
+// controls (a vector version on amd64) and controlsSWAR count every byte
+// value at every position, next to any other, as the byte loop does.
+func TestControlsMatchByteLoop(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	fills := []byte{'a', ' ', '\n', '\t', 0x1f, 0x20, 0x80, 0xe6}
+	for n := range 2000 {
+		in := make([]byte, rnd.IntN(80))
+		fill := fills[rnd.IntN(len(fills))]
+		for i := range in {
+			in[i] = fill
+		}
+		for range rnd.IntN(4) {
+			if len(in) > 0 {
+				in[rnd.IntN(len(in))] = byte(rnd.IntN(0x30)) // controls and their neighbours
+			}
+		}
+		var wantBad int64
+		wantNul := -1
+		for i, c := range in {
+			if c == 0 {
+				wantNul = i
+				break
+			}
+			if c < 0x20 && !isTextControl(c) {
+				wantBad++
+			}
+		}
+		for name, f := range map[string]func([]byte) (int64, int){"controls": controls, "controlsSWAR": controlsSWAR} {
+			bad, nul := f(in)
+			if nul != wantNul || wantNul < 0 && bad != wantBad {
+				t.Fatalf("input %d %q: %s: bad %d, NUL at %d; want %d, %d", n, in, name, bad, nul, wantBad, wantNul)
+			}
+		}
+	}
+}
+
+// BenchmarkTextCheck times the text check alone, on a generated log in the
+// CPU's cache (as analyze checks what it has just read):
+//
+//	go test -run X -bench TextCheck ./analyze
+func BenchmarkTextCheck(b *testing.B) {
+	var log bytes.Buffer
+	if _, err := loggen.Write(&log, 256<<10, 1); err != nil {
+		b.Fatal(err)
+	}
+	data := log.Bytes()[:256<<10]
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var tc textCheck
+		if err := tc.write(data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
