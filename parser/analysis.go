@@ -704,7 +704,14 @@ var messageScan = newAnchorScanner([]byte("\nx"))
 // each, which cost a call per record whatever its length.
 func scanMessage(msg []byte, exit bool) (newlines int64, failExit bool) {
 	for base := 0; base < len(msg); base += 64 {
-		for m := messageScan.mask64(msg[base:]); m != 0; m &= m - 1 {
+		w := msg[base:min(len(msg), base+64)]
+		var m uint64
+		if len(w) >= 16 { // mask64, inlined
+			m = maskAnchors(&w[0], len(w), &messageScan.vecs[0])
+		} else {
+			m = messageScan.maskSlow(w)
+		}
+		for ; m != 0; m &= m - 1 {
 			i := base + bits.TrailingZeros64(m)
 			if msg[i] == '\n' {
 				newlines++
