@@ -681,8 +681,33 @@ var markerHeads = func() [][]byte {
 	return heads
 }()
 
-// mayHaveMarker reports whether msg may contain a start, end or fail marker.
-func mayHaveMarker(msg []byte) bool { return containsAny(msg, markerHeads) }
+// markerScan finds the first bytes of the markerHeads.
+var markerScan = func() anchorScanner {
+	var first []byte
+	for _, h := range markerHeads {
+		if !slices.Contains(first, h[0]) {
+			first = append(first, h[0])
+		}
+	}
+	return newAnchorScanner(first)
+}()
+
+// mayHaveMarker reports whether msg may contain a start, end or fail
+// marker: one scan for the heads' first bytes instead of one search per
+// head.
+func mayHaveMarker(msg []byte) bool {
+	for base := 0; base < len(msg); base += 64 {
+		for m := markerScan.mask64(msg[base:]); m != 0; m &= m - 1 {
+			i := base + bits.TrailingZeros64(m)
+			for _, h := range markerHeads {
+				if bytes.HasPrefix(msg[i:], h) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 func containsAny(b []byte, subs [][]byte) bool {
 	for _, s := range subs {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,5 +215,22 @@ func TestSummaryLinesAndExitCodes(t *testing.T) {
 		})
 		_, _ = s.Write(data)
 		s.Flush()
+	}
+}
+
+// mayHaveMarker finds every marker wherever it lies in a message, across
+// the 64-byte windows of its scan, and says no where no head occurs.
+func TestMayHaveMarker(t *testing.T) {
+	markers := slices.Concat(startMarkers, endMarkers, failMarkers)
+	for _, m := range markers {
+		for pad := range 140 {
+			msg := append(bytes.Repeat([]byte("Tx F该"), pad/6+1)[:pad], m...)
+			if !mayHaveMarker(msg) {
+				t.Fatalf("%q: no marker found", msg)
+			}
+			if mayHaveMarker(msg[:len(msg)-len(m)+3]) != containsAny(msg[:len(msg)-len(m)+3], markerHeads) {
+				t.Fatalf("%q: differs from a search for each head", msg[:len(msg)-len(m)+3])
+			}
+		}
 	}
 }
