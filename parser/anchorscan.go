@@ -91,8 +91,9 @@ func maskAnchorsGeneric(p *byte, n int, v *anchorVec) uint64 {
 
 // SWAR ("SIMD within a register") constants: a byte repeated eight times.
 const (
-	swarOnes = 0x0101010101010101
-	swarLow7 = 0x7f7f7f7f7f7f7f7f
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+	swarLow7  = 0x7f7f7f7f7f7f7f7f
 )
 
 // maskAnchorsSWAR is maskAnchors without vector instructions, for the

@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"cmp"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode"
@@ -200,12 +201,8 @@ func appendTemplate(dst, msg []byte) ([]byte, int) {
 				return dst, n
 			}
 			// The run of ASCII bytes up to the next space, at once.
-			j, class := i, uint8(0)
-			for j < len(msg) && sigClass[msg[j]]&(sigSpace|sigHigh) == 0 {
-				class |= sigClass[msg[j]]
-				j++
-			}
-			variable = variable || class != 0
+			j, v := asciiRun(msg, i)
+			variable = variable || v
 			dst = append(dst, msg[i:j]...)
 			i = j
 			continue
@@ -239,6 +236,39 @@ func appendTemplate(dst, msg []byte) ([]byte, int) {
 	}
 	endToken()
 	return dst, n
+}
+
+// asciiRun returns the end of the run of ASCII bytes other than white
+// space that starts at msg[i], and whether one of them makes a token
+// variable (sigVariable). It looks at eight bytes at a time: most tokens
+// end within the first eight.
+func asciiRun(msg []byte, i int) (end int, variable bool) {
+	j := i
+	for j+8 <= len(msg) {
+		x := le64(msg[j:])
+		if x&swarHighs != 0 {
+			break // a byte outside ASCII: the loop below stops there
+		}
+		v := asciiBetween(x, '/', '9') | asciiBetween(x, '\\', '\\')
+		if sp := asciiBetween(x, '\t', '\r') | asciiBetween(x, ' ', ' '); sp != 0 {
+			k := bits.TrailingZeros64(sp) / 8 // bytes before the space
+			return j + k, variable || v&(1<<(8*k)-1) != 0
+		}
+		variable = variable || v != 0
+		j += 8
+	}
+	for j < len(msg) && sigClass[msg[j]]&(sigSpace|sigHigh) == 0 {
+		variable = variable || sigClass[msg[j]] != 0
+		j++
+	}
+	return j, variable
+}
+
+// asciiBetween sets the high bit of each byte of x, eight ASCII bytes, that
+// lies in lo..hi: adding 0x80-n to a byte below 0x80 sets its high bit
+// exactly when it is at least n, and never carries into the next byte.
+func asciiBetween(x uint64, lo, hi byte) uint64 {
+	return (x + swarOnes*uint64(0x80-lo)) &^ (x + swarOnes*uint64(0x7f-hi)) & swarHighs
 }
 
 // lastToken is the last token of a template.

@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -104,4 +105,37 @@ func FuzzSignatureTemplate(f *testing.F) {
 			t.Fatalf("appendTemplate(%q) = %q, %d tokens; want %q", line, got[5:], n, want)
 		}
 	})
+}
+
+// asciiRun ends a run and tells a variable token exactly as a byte loop
+// over sigClass does, for runs of every length around its eight-byte steps,
+// with every ASCII byte and bytes outside ASCII anywhere.
+func TestASCIIRunMatchesByteLoop(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	for n := range 20000 {
+		msg := make([]byte, rnd.IntN(40))
+		for i := range msg {
+			switch rnd.IntN(8) {
+			case 0:
+				msg[i] = byte(rnd.IntN(256))
+			case 1:
+				const special = "\t\n\v\f\r /\\09.:"
+				msg[i] = special[rnd.IntN(len(special))]
+			default:
+				msg[i] = byte('a' + rnd.IntN(26))
+			}
+		}
+		i := 0
+		if len(msg) > 0 {
+			i = rnd.IntN(len(msg))
+		}
+		wantEnd, wantVar := i, false
+		for wantEnd < len(msg) && sigClass[msg[wantEnd]]&(sigSpace|sigHigh) == 0 {
+			wantVar = wantVar || sigClass[msg[wantEnd]] == sigVariable
+			wantEnd++
+		}
+		if end, v := asciiRun(msg, i); end != wantEnd || v != wantVar {
+			t.Fatalf("input %d %q from %d: end %d variable %v, want %d %v", n, msg, i, end, v, wantEnd, wantVar)
+		}
+	}
 }
