@@ -176,7 +176,10 @@ func displayName(name string) string {
 
 // analyzeFile reads one log through an Analyzer, checking that it is text.
 func analyzeFile(name string, stdin io.Reader, rules *parser.Rules, frules *parser.FailureRules) (*parser.Analysis, error) {
-	var r io.Reader
+	var (
+		r  io.Reader
+		ra io.ReaderAt // a regular file, read again where failures are classified
+	)
 	if name == "-" {
 		if stdin == nil {
 			return nil, errors.New("standard input: not available")
@@ -188,16 +191,26 @@ func analyzeFile(name string, stdin io.Reader, rules *parser.Rules, frules *pars
 			return nil, err // *PathError names the file
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			return nil, fmt.Errorf("%s: is a directory, not a log file", name)
+		}
+		if err == nil && st.Mode().IsRegular() {
+			ra = f
 		}
 		r = f
 	}
 	z := parser.NewAnalyzer(rules)
 	z.UseFailureRules(frules)
 	// The Analyzer reads on one goroutine (checking the text as it goes)
-	// and splits and classifies blocks of records on the others.
-	if _, err := z.ReadLog(&textReader{r: r}); err != nil {
+	// and splits and classifies blocks of records on the others. A regular
+	// file is read again where the failure rules' verdict is used; standard
+	// input and pipes are classified as they are read.
+	read := z.ReadLog
+	if ra != nil {
+		read = func(r io.Reader) (int64, error) { return z.ReadLogAt(r, ra) }
+	}
+	if _, err := read(&textReader{r: r}); err != nil {
 		return nil, fmt.Errorf("%s: %w", displayName(name), err)
 	}
 	return z.Finish(), nil

@@ -254,6 +254,42 @@ func TestStdin(t *testing.T) {
 	}
 }
 
+// Standard input (read once, the failure rules matched on every record)
+// gives what a regular file (the failure rules matched again where their
+// verdict is used) gives, for every fixture and every log of the failure
+// corpus, and for them one after another (failures blamed by evidence).
+func TestStdinEqualsFile(t *testing.T) {
+	corpus, err := filepath.Glob("../parser/testdata/failures/*.log")
+	if err != nil || len(corpus) < 10 {
+		t.Fatalf("failure corpus: %v (%d logs)", err, len(corpus))
+	}
+	paths := append(logFiles(t), corpus...)
+	var all []byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	cat := filepath.Join(t.TempDir(), "all.log")
+	if err := os.WriteFile(cat, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(paths, cat) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run(t, string(data), "--format=json", "-")
+		_, want, _ := run(t, "", "--format=json", p)
+		want = strings.Replace(want, `"file": `+strconv.Quote(p), `"file": "-"`, 1)
+		if code != 0 || out != want || !strings.Contains(out, `"failures"`) {
+			t.Fatalf("%s: stdin: exit %d %s\n%s", p, code, errOut, firstDiff(out, want))
+		}
+	}
+}
+
 // Standard input read from a pipe, in writes of odd sizes that cut
 // records, prefixes and characters, gives what the file gives: the blocks
 // analysed in parallel need no seeking.

@@ -143,7 +143,7 @@ type ActionRun struct {
 	Records    [NumLevels]int64
 	FirstError *RecordRef
 	failed     bool
-	cls        *FailureClassifier
+	cls        *classifier
 }
 
 // DurationSeconds is EndMilli-StartMilli in seconds, 0 if negative.
@@ -183,7 +183,7 @@ type tagState struct {
 	counts [NumSources][NumLevels]int64
 	// loose classifies the records labelled with this tag outside every
 	// action run (after its end marker, or without a start marker).
-	loose *FailureClassifier
+	loose *classifier
 }
 
 type countKey struct {
@@ -214,7 +214,7 @@ type Analyzer struct {
 	// loose classify the records outside every action run, by label, in
 	// order of appearance; jobLoose is the one of the job label.
 	loose    []labelClassifier
-	jobLoose *FailureClassifier
+	jobLoose *classifier
 	sigs     *Signatures
 	hasZone  bool
 	rules    *Rules
@@ -224,6 +224,11 @@ type Analyzer struct {
 	// blockSize and workers tune ReadLog (0: the defaults); tests set
 	// them.
 	blockSize, workers int
+	// deferred: the failure rules run only where their verdict is used
+	// (ReadLogAt, deferred.go); off is the byte offset of the next record.
+	deferred bool
+	off      int64
+	trails   trailBudget
 }
 
 // NewAnalyzer returns an Analyzer that classifies tool output with rules
@@ -232,11 +237,16 @@ func NewAnalyzer(rules *Rules) *Analyzer {
 	if rules == nil {
 		rules = DefaultRules()
 	}
-	z := &Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}, rules: rules}
-	z.stream = NewStream(rules, z.record)
-	z.frules = DefaultFailureRules()
-	z.sigs = NewSignatures()
+	z := &Analyzer{}
+	z.init(rules, DefaultFailureRules())
 	return z
+}
+
+// init makes z a new Analyzer with the given rules.
+func (z *Analyzer) init(rules *Rules, frules *FailureRules) {
+	*z = Analyzer{line: 1, tags: map[string]*tagState{}, counts: map[countKey]int64{}, rules: rules, frules: frules}
+	z.stream = NewStream(rules, z.record)
+	z.sigs = NewSignatures()
 }
 
 // UseFailureRules sets the failure rules (nil means DefaultFailureRules());
@@ -297,6 +307,9 @@ func (z *Analyzer) Finish() *Analysis {
 		z.foldCounts(t.display, &t.counts)
 	}
 	z.blame()
+	for i := range a.Runs {
+		a.Runs[i].cls = nil // the classification is in a.Failures
+	}
 	a.Signatures, a.SignatureCount = z.sigs.Top(MaxTopSignatures)
 	a.SignatureOther = z.sigs.Other
 	a.Counts = make([]RecordCount, 0, len(z.counts))
@@ -323,6 +336,7 @@ func (z *Analyzer) record(r *Record) {
 // the text the record was parsed from.
 type recordSummary struct {
 	ms        int64
+	size      int64 // bytes in the record (Raw and Cut)
 	lines     int64 // '\n' in the record (Record.Newlines)
 	obs       int32 // index of the failure observation in its block, -1: no evidence
 	statusLen int32 // length of the word after "Finished: " at the start of msg, 0 if none
@@ -356,6 +370,9 @@ type summaryBlock struct {
 	// need not look for theirs.
 	zoneDone bool
 	lastTag  []byte // of the last record with a tag
+	// deferred: the failure rules are matched only where pass one needs
+	// them (observeDeferred); kept across reset.
+	deferred bool
 }
 
 func (b *summaryBlock) reset() {
@@ -367,7 +384,7 @@ func (b *summaryBlock) reset() {
 func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
 	msg := r.Message
 	s := recordSummary{
-		ms: r.UnixMilli, obs: -1,
+		ms: r.UnixMilli, size: int64(len(r.Raw)) + r.Cut.Bytes, obs: -1,
 		hasTime: r.HasTime, source: r.Source, level: r.Level,
 	}
 	s.lastByte, s.nonEmpty = r.LastByte()
@@ -410,7 +427,13 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 			s.msg, s.statusLen = msg, int32(n)
 		}
 	}
-	if o := frules.observe(r, cls); o.evidence {
+	var o failureObs
+	if b.deferred {
+		o = frules.observeDeferred(r, cls)
+	} else {
+		o = frules.observe(r, cls)
+	}
+	if o.evidence {
 		s.obs = int32(len(b.obs))
 		b.obs = append(b.obs, o)
 	}
@@ -426,6 +449,8 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	a := &z.a
 	line := z.line
 	z.line += int(s.lines)
+	off := z.off
+	z.off += s.size
 	if s.nonEmpty {
 		z.lastByte = s.lastByte
 	}
@@ -497,7 +522,7 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	if s.obs >= 0 {
 		o = &b.obs[s.obs]
 	}
-	z.classify(o, int64(line), run, owner)
+	z.classify(o, int64(line), off, s.size, run, owner)
 	if run == nil {
 		a.Outside[s.level]++
 		if s.level == LevelError && a.OutsideFirstError == nil {
@@ -552,30 +577,36 @@ func (z *Analyzer) foldCounts(action string, c *[NumSources][NumLevels]int64) {
 
 // classify feeds a record's failure observation to the classifier of its
 // run, or, when it lies outside every run, to the one of its label (owner's
-// tag, or the job).
-func (z *Analyzer) classify(o *failureObs, line int64, run *ActionRun, owner *tagState) {
+// tag, or the job). The record is size bytes from byte off: where the
+// classifier's trail notes it when the failure rules are deferred.
+func (z *Analyzer) classify(o *failureObs, line, off, size int64, run *ActionRun, owner *tagState) {
+	var c *classifier
 	if run != nil {
 		if run.cls == nil {
-			run.cls = NewFailureClassifier(z.frules)
+			run.cls = z.newClassifier()
 		}
-		run.cls.apply(o, line)
-		return
+		c = run.cls
+	} else {
+		pc, action := &z.jobLoose, JobAction
+		if owner != nil {
+			pc, action = &owner.loose, owner.display
+		}
+		if *pc == nil {
+			*pc = z.newClassifier()
+			z.loose = append(z.loose, labelClassifier{action, *pc})
+		}
+		c = *pc
 	}
-	pc, action := &z.jobLoose, JobAction
-	if owner != nil {
-		pc, action = &owner.loose, owner.display
+	c.apply(o, line)
+	if z.deferred {
+		c.trail.add(&z.trails, c.st.Seq, line, off, size, o.evidence)
 	}
-	if *pc == nil {
-		*pc = NewFailureClassifier(z.frules)
-		z.loose = append(z.loose, labelClassifier{action, *pc})
-	}
-	(*pc).apply(o, line)
 }
 
 // labelClassifier classifies the records of one label outside every run.
 type labelClassifier struct {
 	action string
-	c      *FailureClassifier
+	c      *classifier
 }
 
 // blame classifies the failed runs; when the build failed and no run did,

@@ -265,6 +265,29 @@ func (f *FailureRules) observe(r *Record, cls *classifyScratch) failureObs {
 	return failureObs{evidence: true, isErr: isErr, rule: int32(rule), text: text, code: codeIn(text), exitCode: exitCodeIn(text)}
 }
 
+// observeDeferred is observe for the first pass of Analyzer.ReadLogAt:
+// it matches the rules only against the records that may carry a CodeArts
+// error code or an exit code (a classifier keeps the newest of those from
+// anywhere in a run), and takes a record of level error as evidence
+// without matching it. A rule hit elsewhere matters only near the failure
+// point, where the second pass matches every record.
+func (f *FailureRules) observeDeferred(r *Record, cls *classifyScratch) failureObs {
+	msg := r.Message
+	if bytes.Contains(msg, devCB) || bytes.Contains(msg, xitWord) {
+		return f.observe(r, cls)
+	}
+	if r.Level != LevelError || r.Source == SourceOutput && isXtrace(msg) {
+		return failureObs{}
+	}
+	// Without "DEV.CB." or "xit ", codeIn and exitCodeIn find nothing.
+	return failureObs{evidence: true, isErr: true, rule: -1, text: evidenceText(msg)}
+}
+
+var (
+	devCB   = []byte("DEV.CB.")
+	xitWord = []byte("xit ") // in every word of exitCodeWords
+)
+
 // apply feeds the classifier the observation of its next record, which
 // starts at line.
 func (c *FailureClassifier) apply(o *failureObs, line int64) {

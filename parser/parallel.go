@@ -78,6 +78,7 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 			for b := range jobs {
 				cur = &b.sum
 				cur.reset()
+				cur.deferred = z.deferred
 				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
 				}
@@ -85,6 +86,7 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 				if b.skip.Bytes > 0 { // the block is one record: its head
 					last := &cur.recs[len(cur.recs)-1]
 					last.lines += b.skip.Newlines
+					last.size += b.skip.Bytes
 					last.lastByte, last.nonEmpty = b.skip.Last, true
 				}
 				b.done <- struct{}{}
