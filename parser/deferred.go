@@ -28,11 +28,18 @@ const maxTrailSegments = 1 << 16
 // multiple of trailMark start, the last two of them.
 const trailMark = 64
 
+// parallelSpan: a span of at least this many bytes is read again through
+// the blocks and workers of ReadLog; a shorter one on the calling
+// goroutine.
+const parallelSpan = 4 << 20
+
 // trailBudget counts the segments of all trails of one Analyzer.
 type trailBudget struct {
 	n     int
 	limit int // 0: maxTrailSegments
 	over  bool
+	// parallel is parallelSpan when 0; tests lower it.
+	parallel int64
 }
 
 // classifier is a failure classifier of an analysis, with the trail of its
@@ -203,6 +210,7 @@ func (z *Analyzer) replay(c *classifier, ra io.ReaderAt) error {
 	var (
 		fcls       classifyScratch
 		line, recs int64
+		buf        []byte
 	)
 	emit := func(r *Record) {
 		recs++
@@ -210,19 +218,42 @@ func (z *Analyzer) replay(c *classifier, ra io.ReaderAt) error {
 		re.apply(&o, line)
 		line += r.Newlines()
 	}
-	buf := make([]byte, 256<<10)
+	applyBlock := func(b *summaryBlock) {
+		for i := range b.recs {
+			s := &b.recs[i]
+			o := &noEvidence
+			if s.obs >= 0 {
+				o = &b.obs[s.obs]
+			}
+			recs++
+			re.apply(o, line)
+			line += s.lines
+		}
+	}
 	for i, sp := range spans {
 		want := c.st.Seq + 1 - sp.seq
 		if i+1 < len(spans) {
 			want = spans[i+1].seq - sp.seq
 		}
 		line, recs = sp.line, 0
-		s := NewStream(z.rules, emit)
-		n, err := io.CopyBuffer(s, io.NewSectionReader(ra, sp.off, sp.end-sp.off), buf)
+		sr := io.NewSectionReader(ra, sp.off, sp.end-sp.off)
+		var (
+			n   int64
+			err error
+		)
+		if sp.end-sp.off >= cmp.Or(z.trails.parallel, parallelSpan) {
+			n, err = z.summarizeBlocks(sr, false, applyBlock)
+		} else {
+			if buf == nil {
+				buf = make([]byte, 256<<10)
+			}
+			s := NewStream(z.rules, emit)
+			n, err = io.CopyBuffer(s, sr, buf)
+			s.Flush()
+		}
 		if err != nil {
 			return fmt.Errorf("reading the log again at byte %d: %w", sp.off, err)
 		}
-		s.Flush()
 		if n != sp.end-sp.off || recs != want {
 			return changedError(sp.off, sp.end)
 		}

@@ -15,11 +15,15 @@ import (
 )
 
 // analyseDeferred runs ReadLogAt over data with the given block size,
-// workers and trail budget (0: the defaults).
+// workers and trail budget (0: the defaults); spans of over 1 KiB are read
+// again in blocks, when blockSize is odd.
 func analyseDeferred(t testing.TB, data []byte, ra io.ReaderAt, blockSize, workers, limit int) *Analysis {
 	t.Helper()
 	z := NewAnalyzer(nil)
 	z.blockSize, z.workers, z.trails.limit = blockSize, workers, limit
+	if blockSize%2 == 1 {
+		z.trails.parallel = 1 << 10
+	}
 	if ra == nil {
 		ra = bytes.NewReader(data)
 	}

@@ -52,6 +52,20 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 	if z.a.Bytes > 0 {
 		return 0, errors.New("parser: Analyzer.ReadLog on an Analyzer already fed")
 	}
+	n, err := z.summarizeBlocks(r, z.deferred, func(b *summaryBlock) {
+		for i := range b.recs {
+			z.apply(&b.recs[i], b)
+		}
+	})
+	z.a.Bytes = n
+	return n, err
+}
+
+// summarizeBlocks reads r in blocks, summarises their records on worker
+// goroutines (with the failure rules deferred or not), and hands the
+// summaries to apply in log order on the calling goroutine. It returns the
+// bytes read and the first error of r other than io.EOF.
+func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summaryBlock)) (int64, error) {
 	workers := z.workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -78,7 +92,7 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 			for b := range jobs {
 				cur = &b.sum
 				cur.reset()
-				cur.deferred = z.deferred
+				cur.deferred = deferred
 				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
 				}
@@ -107,14 +121,11 @@ func (z *Analyzer) ReadLog(r io.Reader) (int64, error) {
 	}()
 	for b := range order {
 		<-b.done
-		for i := range b.sum.recs {
-			z.apply(&b.sum.recs[i], &b.sum)
-		}
+		apply(&b.sum)
 		b.skip = RecordCut{}
 		free <- b
 	}
 	wg.Wait()
-	z.a.Bytes = n
 	return n, err
 }
 

@@ -191,7 +191,8 @@ func TestParallelAnalysisReadError(t *testing.T) {
 }
 
 // FuzzParallelAnalysis: for any input, block size and worker count, the
-// parallel analysis equals the sequential one.
+// parallel analysis, with the failure rules in one pass or two, equals the
+// sequential one.
 func FuzzParallelAnalysis(f *testing.F) {
 	for name, data := range parallelInputs(f) {
 		if strings.Contains(name, "/") && !strings.HasPrefix(name, "failures/") {
@@ -209,5 +210,9 @@ func FuzzParallelAnalysis(f *testing.F) {
 		rng := rand.New(rand.NewPCG(uint64(size), uint64(len(data))))
 		got = analyseParallel(t, bytes.NewReader(data), 1+rng.IntN(64), 2)
 		equalAnalysis(t, "fuzz, random block", got, want)
+		// The failure rules in a second pass (deferred.go), also with a
+		// budget of spans so small that it falls back to one pass.
+		got = analyseDeferred(t, data, nil, 1+rng.IntN(256), 2, rng.IntN(4))
+		equalAnalysis(t, "fuzz, deferred", got, want)
 	})
 }
