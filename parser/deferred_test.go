@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // analyseDeferred runs ReadLogAt over data with the given block size,
@@ -285,3 +286,71 @@ func TestDeferredChangedLog(t *testing.T) {
 type errReaderAt struct{ err error }
 
 func (e errReaderAt) ReadAt([]byte, int64) (int, error) { return 0, e.err }
+
+// BenchmarkAnalyzerDeferred compares, in every iteration and on the same
+// bytes in memory, ReadLogAt (the failure rules where their verdict is
+// used) with ReadLog (the failure rules on every record): on the generated
+// log of the other benchmarks (no action runs, no build result: nothing to
+// classify), on the real fixtures one after another (the build failed, no
+// run did), and on one failed run whose only error line is its first
+// record (the second pass reads all of it again: the worst case).
+//
+//	go test -run '^$' -bench AnalyzerDeferred -benchtime 3x ./parser/
+func BenchmarkAnalyzerDeferred(b *testing.B) {
+	size := *benchMB << 20
+	fx := fixtures(b)
+	inputs := []struct {
+		name string
+		data func() []byte
+	}{
+		{"generated", func() []byte { return benchLog(b, *benchMB) }},
+		{"real-fixtures", func() []byte {
+			var d []byte
+			for len(d) < size {
+				for _, n := range []string{"build-step-excerpt-success.log", "full-build-failure-pytest.log", "full-build-failure-truncated-tail.log"} {
+					d = append(d, fx[n]...)
+				}
+			}
+			return d
+		}},
+		{"failed-run-early-error", func() []byte {
+			d := []byte(stamp(0) + "[INFO] [Build:b] : This step is start\n" + stamp(1) + "[ERROR] [Build:b] : the one error\n")
+			for i := 2; len(d) < size; i++ {
+				d = append(d, stamp(i)+"[INFO] Compiling 214 source files with javac [debug target 17] to target/classes\n"...)
+			}
+			return d
+		}},
+	}
+	for _, in := range inputs {
+		b.Run(in.name, func(b *testing.B) {
+			data := in.data()
+			var wall, cpu [2]time.Duration // ReadLog, ReadLogAt
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				for i := range 2 {
+					t0, c0 := time.Now(), cpuTime()
+					z := NewAnalyzer(nil)
+					var err error
+					if i == 0 {
+						_, err = z.ReadLog(bytes.NewReader(data))
+					} else {
+						_, err = z.ReadLogAt(bytes.NewReader(data), bytes.NewReader(data))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					z.Finish()
+					wall[i] += time.Since(t0)
+					cpu[i] += cpuTime() - c0
+				}
+			}
+			mb := float64(len(data)) * float64(b.N) / 1e6
+			b.ReportMetric(mb/wall[1].Seconds(), "deferred_MB/s")
+			b.ReportMetric(mb/wall[0].Seconds(), "onepass_MB/s")
+			b.ReportMetric(wall[1].Seconds()/wall[0].Seconds(), "deferred/onepass")
+			if cpu[0] > 0 {
+				b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "cpu_deferred/onepass")
+			}
+		})
+	}
+}
