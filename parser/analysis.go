@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/codearts-build-exporter/codearts_build_exporter/metrics"
@@ -229,6 +230,9 @@ type Analyzer struct {
 	deferred bool
 	off      int64
 	trails   trailBudget
+	// matchAll: a run known to fail is open; blocks summarised from now
+	// on have every record matched (deferred.go).
+	matchAll atomic.Bool
 }
 
 // NewAnalyzer returns an Analyzer that classifies tool output with rules
@@ -522,7 +526,7 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	if s.obs >= 0 {
 		o = &b.obs[s.obs]
 	}
-	z.classify(o, int64(line), off, s.size, run, owner)
+	z.classify(o, int64(line), off, s.size, b.deferred, run, owner)
 	if run == nil {
 		a.Outside[s.level]++
 		if s.level == LevelError && a.OutsideFirstError == nil {
@@ -535,6 +539,9 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 			run.FirstError = s.ref(line, action)
 		}
 		if s.source == SourcePlatform && s.level == LevelError || s.fail || s.failExit {
+			if !run.failed && z.deferred {
+				z.matchAll.Store(true) // its classification will be shown (deferred.go)
+			}
 			run.failed = true
 		}
 	}
@@ -578,8 +585,9 @@ func (z *Analyzer) foldCounts(action string, c *[NumSources][NumLevels]int64) {
 // classify feeds a record's failure observation to the classifier of its
 // run, or, when it lies outside every run, to the one of its label (owner's
 // tag, or the job). The record is size bytes from byte off: where the
-// classifier's trail notes it when the failure rules are deferred.
-func (z *Analyzer) classify(o *failureObs, line, off, size int64, run *ActionRun, owner *tagState) {
+// classifier's trail notes it when the failure rules are deferred (partly:
+// the record was not matched against them).
+func (z *Analyzer) classify(o *failureObs, line, off, size int64, partly bool, run *ActionRun, owner *tagState) {
 	var c *classifier
 	if run != nil {
 		if run.cls == nil {
@@ -599,6 +607,9 @@ func (z *Analyzer) classify(o *failureObs, line, off, size int64, run *ActionRun
 	}
 	c.apply(o, line)
 	if z.deferred {
+		if partly {
+			c.partly, c.partlyEnd = c.st.Seq, off+size
+		}
 		c.trail.add(&z.trails, c.st.Seq, line, off, size, o.evidence)
 	}
 }
@@ -685,6 +696,9 @@ func prefixOffset(raw []byte) (int, bool) {
 
 // finishRun decides the result of a run that just ended and stores it.
 func (z *Analyzer) finishRun(r *ActionRun, byMarker bool) {
+	if r.failed && z.deferred {
+		z.matchAll.Store(false)
+	}
 	switch {
 	case r.failed:
 		r.Result = metrics.ResultFailure

@@ -47,6 +47,9 @@ type trailBudget struct {
 type classifier struct {
 	FailureClassifier
 	trail recordTrail
+	// partly is the number (Seq) of the newest record pass one did not
+	// match against every rule, 0 if none; partlyEnd is where it ends.
+	partly, partlyEnd int64
 }
 
 func (z *Analyzer) newClassifier() *classifier {
@@ -199,11 +202,13 @@ func (c *FailureClassifier) ruled() bool {
 // replay matches the records of c's trail against the failure rules, read
 // again through ra, and completes c's state: the failure point and the
 // rule hits near it. The error lines, codes and exit codes pass one found
-// already (observeDeferred matched every record that may hold one).
+// already (observeDeferred matched every record that may hold one), and
+// the records after c.partly it matched against every rule (a run known to
+// fail was open): only the trail up to c.partly is read again.
 func (z *Analyzer) replay(c *classifier, ra io.ReaderAt) error {
 	spans := c.trail.spans
-	if len(spans) == 0 {
-		return nil
+	if len(spans) == 0 || c.partly == 0 || c.partly < c.st.Point-FailureWindow {
+		return nil // pass one matched every record from the window on
 	}
 	re := FailureClassifier{rules: z.frules}
 	re.st.Seq = spans[0].seq - 1
@@ -231,17 +236,23 @@ func (z *Analyzer) replay(c *classifier, ra io.ReaderAt) error {
 		}
 	}
 	for i, sp := range spans {
-		want := c.st.Seq + 1 - sp.seq
+		if sp.seq > c.partly {
+			break
+		}
+		end, next := sp.end, c.st.Seq+1 // the span's end, the number of the record after it
 		if i+1 < len(spans) {
-			want = spans[i+1].seq - sp.seq
+			next = spans[i+1].seq
+		}
+		if next > c.partly+1 {
+			end, next = c.partlyEnd, c.partly+1
 		}
 		line, recs = sp.line, 0
-		sr := io.NewSectionReader(ra, sp.off, sp.end-sp.off)
+		sr := io.NewSectionReader(ra, sp.off, end-sp.off)
 		var (
 			n   int64
 			err error
 		)
-		if sp.end-sp.off >= cmp.Or(z.trails.parallel, parallelSpan) {
+		if end-sp.off >= cmp.Or(z.trails.parallel, parallelSpan) {
 			n, err = z.summarizeBlocks(sr, false, applyBlock)
 		} else {
 			if buf == nil {
@@ -254,12 +265,30 @@ func (z *Analyzer) replay(c *classifier, ra io.ReaderAt) error {
 		if err != nil {
 			return fmt.Errorf("reading the log again at byte %d: %w", sp.off, err)
 		}
-		if n != sp.end-sp.off || recs != want {
-			return changedError(sp.off, sp.end)
+		if n != end-sp.off || recs != next-sp.seq {
+			return changedError(sp.off, end)
 		}
 	}
-	c.st.Point, c.st.PointLine, c.st.Hits = re.st.Point, re.st.PointLine, re.st.Hits
+	c.merge(&re.st)
 	return nil
+}
+
+// merge completes c's state with re, the state of its records up to
+// c.partly matched against every rule. What a classifier keeps of its
+// hits is, in order of Seq, the newest MaxHits of the newest hit of each
+// rule within FailureWindow records of the failure point: pass one's
+// state gives the hits after c.partly, re those up to it.
+func (c *classifier) merge(re *FailureState) {
+	st := &c.st
+	if st.Point <= c.partly { // no failure point after c.partly
+		st.Point, st.PointLine = re.Point, re.PointLine
+	}
+	after := slices.DeleteFunc(st.Hits, func(h FailureHit) bool { return h.Seq <= c.partly })
+	hits := slices.DeleteFunc(re.Hits, func(h FailureHit) bool {
+		return h.Seq < st.Point-FailureWindow || slices.ContainsFunc(after, func(a FailureHit) bool { return a.Rule == h.Rule })
+	})
+	hits = append(hits, after...)
+	st.Hits = hits[max(0, len(hits)-maxHits):]
 }
 
 func changedError(from, to int64) error {

@@ -185,8 +185,9 @@ func stamp(i int) string {
 
 // The second pass reads the failed run's records from a little before its
 // last error, and nothing of the successful runs around it: a failed run
-// of many blocks, whose deciding rule hit (not an error line) is after its
-// last error, and whose DEV.CB code is in a rule hit near its start.
+// of many blocks, known to fail only at its end, whose deciding rule hit
+// (not an error line) is after its last error, and whose DEV.CB code is in
+// a rule hit near its start.
 func TestDeferredReadsOnlyTheFailedRunsTail(t *testing.T) {
 	var b strings.Builder
 	i := 0
@@ -196,13 +197,13 @@ func TestDeferredReadsOnlyTheFailedRunsTail(t *testing.T) {
 		add("[INFO] [" + tag + "] : This step is start")
 		if fail {
 			add("npm ERR! code E404 DEV.CB.0123456") // a rule hit with a code, no error
-			add("[ERROR] [" + tag + "] : an early error")
+			add("[ERROR] an early error")            // tool output: the run does not fail by it
 		}
 		for k := range n {
 			add(fmt.Sprintf("compiling module %d of %d", k, n))
 		}
 		if fail {
-			add("[ERROR] [" + tag + "] : the last error")
+			add("[ERROR] the last error")
 			for k := range 30 {
 				add(fmt.Sprintf("cleanup %d", k))
 			}
@@ -237,12 +238,35 @@ func TestDeferredReadsOnlyTheFailedRunsTail(t *testing.T) {
 
 	// Without a failure nothing is read again.
 	data = bytes.Replace(data, []byte("Finished: FAILURE"), []byte("Finished: SUCCESS"), 1)
-	data = bytes.ReplaceAll(data, []byte("[ERROR] [Test:b]"), []byte("[INFO] [Test:b]"))
-	data = bytes.ReplaceAll(data, []byte("Failed to complete this step"), []byte("This step is complete"))
+	data = bytes.ReplaceAll(data, []byte("[ERROR] [Test:b] : Failed to complete this step"), []byte("[INFO] [Test:b] : This step is complete"))
 	rr = &rangeReader{r: bytes.NewReader(data)}
 	equalAnalysis(t, "no failure", analyseDeferred(t, data, rr, 4096, 2, 0), analyseSequential(data))
 	if len(rr.ranges) > 0 {
 		t.Errorf("read %v again for a log without a failure", rr.ranges)
+	}
+}
+
+// Once a run is known to fail (here by a platform error at its start), the
+// first pass matches the records of the blocks it hands out from then on,
+// and the run is not read again.
+func TestDeferredKnownFailedRunMatchedOnce(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(stamp(0) + "[INFO] [Build:b] : This step is start\n" + stamp(1) + "[ERROR] [Build:b] : the one platform error\n")
+	for i := 2; i < 30000; i++ {
+		b.WriteString(stamp(i) + fmt.Sprintf("compiling module %d\n", i))
+		if i == 29980 {
+			b.WriteString(stamp(i) + "fatal: Authentication failed for 'https://example.com/repo.git/'\n")
+		}
+	}
+	data := []byte(b.String())
+	want := analyseSequential(data)
+	if len(want.Failures) != 1 || want.Failures[0].Rule == "" {
+		t.Fatalf("the log does not test what it should: %+v", want.Failures)
+	}
+	rr := &rangeReader{r: bytes.NewReader(data)}
+	equalAnalysis(t, "known failed run", analyseDeferred(t, data, rr, 4096, 2, 0), want)
+	if len(rr.ranges) > 0 {
+		t.Errorf("read %d bytes again", rr.read())
 	}
 }
 
@@ -293,7 +317,8 @@ func (e errReaderAt) ReadAt([]byte, int64) (int, error) { return 0, e.err }
 // log of the other benchmarks (no action runs, no build result: nothing to
 // classify), on the real fixtures one after another (the build failed, no
 // run did), and on one failed run whose only error line is its first
-// record (the second pass reads all of it again: the worst case).
+// record (known to fail from there, so matched by the first pass: before
+// that, the worst case, read again whole).
 //
 //	go test -run '^$' -bench AnalyzerDeferred -benchtime 3x ./parser/
 func BenchmarkAnalyzerDeferred(b *testing.B) {

@@ -92,7 +92,7 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 			for b := range jobs {
 				cur = &b.sum
 				cur.reset()
-				cur.deferred = deferred
+				cur.deferred = deferred && !z.matchAll.Load()
 				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
 				}
