@@ -407,7 +407,8 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	}
 	// Whether it fails a run matters only when the other two reasons do not.
 	exit := !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail
-	s.lines, s.failExit = scanMessage(msg, exit)
+	var mayCode bool
+	s.lines, s.failExit, mayCode = scanMessage(msg, exit)
 	// The line end trimmed off the message; the text before the message
 	// (prefix, platform header) holds none.
 	if n := len(r.Raw); n > 0 && r.Raw[n-1] == '\n' {
@@ -433,7 +434,7 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	}
 	var o failureObs
 	if b.deferred {
-		o = frules.observeDeferred(r, cls)
+		o = frules.observeDeferred(r, cls, mayCode)
 	} else {
 		o = frules.observe(r, cls)
 	}
@@ -765,14 +766,16 @@ func containsAny(b []byte, subs [][]byte) bool {
 
 var exitCodeWord = []byte("exit code ")
 
-// messageScan finds the line ends of a message and the 'x' of each "exit
-// code" (much rarer in logs than the 'e' bytes.Index would stop at).
-var messageScan = newAnchorScanner([]byte("\nx"))
+// messageScan finds the line ends of a message, the 'x' of each "exit
+// code" and "xit ", and the 'D' of each "DEV.CB.".
+var messageScan = newAnchorScanner([]byte("\nxD"))
 
-// scanMessage counts the '\n' in msg and, when exit is set, reports whether
-// msg contains "exit code N" with N != 0: one pass instead of a search for
-// each, which cost a call per record whatever its length.
-func scanMessage(msg []byte, exit bool) (newlines int64, failExit bool) {
+// scanMessage counts the '\n' in msg; reports, when exit is set, whether
+// msg contains "exit code N" with N != 0; and reports whether msg contains
+// "DEV.CB." or "xit ", the words without which no CodeArts error code or
+// exit code can be in it (observeDeferred). One pass instead of a search
+// for each, which cost a call per record whatever its length.
+func scanMessage(msg []byte, exit bool) (newlines int64, failExit, mayCode bool) {
 	for base := 0; base < len(msg); base += 64 {
 		w := msg[base:min(len(msg), base+64)]
 		var m uint64
@@ -783,14 +786,20 @@ func scanMessage(msg []byte, exit bool) (newlines int64, failExit bool) {
 		}
 		for ; m != 0; m &= m - 1 {
 			i := base + bits.TrailingZeros64(m)
-			if msg[i] == '\n' {
+			switch msg[i] {
+			case '\n':
 				newlines++
-			} else if exit && !failExit && i > 0 {
-				failExit = failingExitCodeAt(msg[i-1:])
+			case 'x':
+				mayCode = mayCode || bytes.HasPrefix(msg[i:], xitWord)
+				if exit && !failExit && i > 0 {
+					failExit = failingExitCodeAt(msg[i-1:])
+				}
+			default: // 'D'
+				mayCode = mayCode || bytes.HasPrefix(msg[i:], devCB)
 			}
 		}
 	}
-	return newlines, failExit
+	return newlines, failExit, mayCode
 }
 
 // failingExitCodeAt reports whether b starts with "exit code N", N != 0.

@@ -163,7 +163,7 @@ func TestHasFailingExitCode(t *testing.T) {
 		"exit code ": false, "exit code x": false, "exit code 137 (killed)": true, "": false,
 		"xexit code 2": true, "exit code exit code 2": true, "exxit code 1": false, "x": false, "exit code x exit code 5": true,
 	} {
-		if _, got := scanMessage([]byte(s), true); got != want {
+		if _, got, _ := scanMessage([]byte(s), true); got != want {
 			t.Errorf("%q: got %v", s, got)
 		}
 	}
@@ -182,7 +182,7 @@ func TestSummaryLinesAndExitCodes(t *testing.T) {
 	logs["generated"] = gen.Bytes()
 	rnd := rand.New(rand.NewPCG(5, 6))
 	pieces := []string{"[2026/09/10 17:26:22.661 GMT+08:00]", " [INFO] [A:b] : ", " [ERROR]  :", " [WARN] : ", "\n", "\r", "\r\n",
-		"exit code ", "0", "7", "x", "e", "text ", "构建", strings.Repeat("long ", 20000)}
+		"exit code ", "0", "7", "x", "e", "text ", "构建", strings.Repeat("long ", 20000), "DEV.CB.", "D", "DEV.CB", "xit ", "Exit ", "DEV."}
 	for n := range 200 {
 		var b strings.Builder
 		for range rnd.IntN(40) {
@@ -211,6 +211,10 @@ func TestSummaryLinesAndExitCodes(t *testing.T) {
 			wantExit = wantExit && !(r.Source == SourcePlatform && r.Level == LevelError) && !got.fail
 			if got.lines != r.Newlines() || got.failExit != wantExit {
 				t.Fatalf("%s: record %q: lines %d, failing exit code %v; want %d, %v", name, r.Raw, got.lines, got.failExit, r.Newlines(), wantExit)
+			}
+			wantCode := bytes.Contains(r.Message, devCB) || bytes.Contains(r.Message, xitWord)
+			if _, _, mayCode := scanMessage(r.Message, false); mayCode != wantCode {
+				t.Fatalf("%s: record %q: may hold a code %v, want %v", name, r.Raw, mayCode, wantCode)
 			}
 		})
 		_, _ = s.Write(data)

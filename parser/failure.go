@@ -270,10 +270,11 @@ func (f *FailureRules) observe(r *Record, cls *classifyScratch) failureObs {
 // error code or an exit code (a classifier keeps the newest of those from
 // anywhere in a run), and takes a record of level error as evidence
 // without matching it. A rule hit elsewhere matters only near the failure
-// point, where the second pass matches every record.
-func (f *FailureRules) observeDeferred(r *Record, cls *classifyScratch) failureObs {
+// point, where the second pass matches every record. mayCode says whether
+// r's message contains "DEV.CB." or "xit " (scanMessage).
+func (f *FailureRules) observeDeferred(r *Record, cls *classifyScratch, mayCode bool) failureObs {
 	msg := r.Message
-	if bytes.Contains(msg, devCB) || bytes.Contains(msg, xitWord) {
+	if mayCode {
 		return f.observe(r, cls)
 	}
 	if r.Level != LevelError || r.Source == SourceOutput && isXtrace(msg) {
