@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -109,21 +108,8 @@ func TestNativeHistogramsEndToEnd(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	ids := make([]string, 0, len(pending))
-	for id := range pending {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		t.Errorf("no series for %s: %s", id, pending[id])
-	}
-	for _, g := range api.rules() {
-		for _, r := range g.Rules {
-			if r.Health != "ok" || r.LastError != "" {
-				t.Errorf("rule %s (group %s): health %q, error %q", r.Name, g.Name, r.Health, r.LastError)
-			}
-		}
-	}
+	reportPending(t, pending)
+	api.checkRulesHealthy()
 	if t.Failed() {
 		t.Logf("exporter log tail:\n%s\nprometheus log tail:\n%s", exporter.tail(), prom.tail())
 	}

@@ -211,14 +211,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	ids := make([]string, 0, len(pending))
-	for id := range pending {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		t.Errorf("no series for %s: %s", id, pending[id])
-	}
+	reportPending(t, pending)
 	if spikeSeen == "" {
 		t.Errorf("CodeArtsBuildErrorRecordsSpike never became pending for job %s (spike predicted at %s); alerts: %+v; 5m error rate and baselines now: %s\nthe job's 5m error rate and baselines over time:\n  %s",
 			plan.job, plan.at.Format(time.TimeOnly), api.alerts(),
@@ -228,16 +221,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 	// Every rule is healthy: no evaluation errors (wrong types, many-to-many
 	// matches...) anywhere in rules.yaml, with real data.
-	groups := api.rules()
-	n := 0
-	for _, g := range groups {
-		for _, r := range g.Rules {
-			n++
-			if r.Health != "ok" || r.LastError != "" {
-				t.Errorf("rule %s (group %s): health %q, error %q", r.Name, g.Name, r.Health, r.LastError)
-			}
-		}
-	}
+	n := api.checkRulesHealthy()
 	want := 0
 	for _, g := range rules.Groups {
 		want += len(g.Rules)
@@ -288,6 +272,37 @@ scrape_configs:
 	prom := startProcess(t, dir, "prometheus", promBin, args...)
 	waitHTTP(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
 	return prom, promAPI{t: t, base: "http://" + promAddr}
+}
+
+// reportPending fails t for every query of pending (id -> expression)
+// that never returned a series.
+func reportPending(t *testing.T, pending map[string]string) {
+	t.Helper()
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t.Errorf("no series for %s: %s", id, pending[id])
+	}
+}
+
+// checkRulesHealthy fails the test for every rule Prometheus evaluated with
+// an error (wrong types, many-to-many matches...) and returns how many
+// rules it has loaded.
+func (a promAPI) checkRulesHealthy() int {
+	a.t.Helper()
+	n := 0
+	for _, g := range a.rules() {
+		for _, r := range g.Rules {
+			n++
+			if r.Health != "ok" || r.LastError != "" {
+				a.t.Errorf("rule %s (group %s): health %q, error %q", r.Name, g.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	return n
 }
 
 // buildExporter builds the exporter binary into dir.
