@@ -267,6 +267,21 @@ func plainRun(b []byte) int {
 	return i
 }
 
+// highRun returns the length of the run at the start of b of bytes of 0x80
+// and above, eight bytes at a time.
+func highRun(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&swarHighs != swarHighs {
+			break
+		}
+	}
+	for i < len(b) && b[i] >= 0x80 {
+		i++
+	}
+	return i
+}
+
 // str reads a JSON string and returns its value.
 func (d *fastDecoder) str() (string, bool) {
 	if !d.consume('"') {
@@ -295,6 +310,12 @@ func (d *fastDecoder) str() (string, bool) {
 				out = make([]byte, 0, len(d.b)-start)
 			}
 			out = append(out, d.b[start:d.i]...)
+			if d.i+1 < len(d.b) && d.b[d.i+1] == 'n' { // the line end of every line
+				out = append(out, '\n')
+				d.i += 2
+				start = d.i
+				continue
+			}
 			r, n := unescape(d.b[d.i:])
 			if n == 0 {
 				return "", false
@@ -305,8 +326,10 @@ func (d *fastDecoder) str() (string, bool) {
 		case c < 0x20:
 			return "", false
 		default: // non-ASCII: valid UTF-8 passes, anything else is declined
-			r, n := utf8.DecodeRune(d.b[d.i:])
-			if r == utf8.RuneError && n == 1 {
+			// A valid sequence holds no ASCII byte, so the run of bytes of
+			// 0x80 and above is valid exactly when each of its characters is.
+			n := highRun(d.b[d.i:])
+			if !utf8.Valid(d.b[d.i : d.i+n]) {
 				return "", false
 			}
 			d.i += n

@@ -146,6 +146,7 @@ func TestFastLogMatchesEncodingJSON(t *testing.T) {
 		` {"result":{"log":"","has_more":null,"start_offset":null,"location":null}} `,
 		`{"status":"success","result":{"log":"x","log":"y","end_offset":-0}}`,
 		`{"result":{"start_offset":"0012","end_offset":"-7","log":""}}`, `{"result":{"end_offset":""}}`,
+		`{"result":{"log":"构建 ok\n失败\n\t"}}`, `{"result":{"log":"` + "\xef\xbf\xbd" + `"}}`,
 	} {
 		if !checkFastLog(t, []byte(body)) {
 			t.Errorf("declined %s", body)
@@ -156,6 +157,7 @@ func TestFastLogMatchesEncodingJSON(t *testing.T) {
 		`{"result":{"Log":"x"}}`, `{"result":{"log":"x"}}{}`, `{"result":{"log":"a` + "\x01" + `"}}`,
 		`{"result":{"end_offset":01}}`, `{"result":{"end_offset":"7x"}}`, `{"result":{"end_offset":" 7"}}`,
 		`{"result":{"end_offset":"1e3"}}`, `{"result":{"log":"\xff"}}`,
+		`{"result":{"log":"构` + "\xff" + `建"}}`, `{"result":{"log":"构` + "\xe5\x8f" + `"}}`, `{"result":{"log":"a` + "\xe5\x8f" + `b"}}`,
 	} {
 		if checkFastLog(t, []byte(body)) {
 			t.Errorf("accepted %s", body)
