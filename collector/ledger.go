@@ -282,7 +282,7 @@ func (h *histogram) nativeComplete() bool {
 // seedNative rebuilds the native buckets from the classic ones, for a
 // histogram written before native buckets were kept: each classic bucket's
 // count goes to the native bucket of its upper bound, the +Inf bucket's to
-// the native bucket above the last bound. Count and sum are exact; where
+// the native bucket of twice the last bound. Count and sum are exact; where
 // inside a classic bucket the observations fell is lost.
 func (h *histogram) seedNative(bounds []float64) {
 	h.NativeZero, h.Native = 0, nil

@@ -52,7 +52,7 @@ func (m HistogramMode) HasNative() bool { return m != Classic }
 // NativeSchema is the resolution of the native duration histograms: schema 3
 // has 8 buckets per power of two, each bound 2^(1/8) ≈ 1.09 times the one
 // below it (client_golang's NativeHistogramBucketFactor 1.1), so a quantile
-// is off by at most about 4.5%. Durations are kept in whole milliseconds, so
+// is placed within a bucket about 9% wide. Durations are kept in whole milliseconds, so
 // the positive bucket keys of every possible observation lie in
 // [NativeMinKey, NativeMaxKey].
 const NativeSchema = 3

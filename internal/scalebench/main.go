@@ -224,11 +224,11 @@ func storedSeries(body []byte) int {
 	n := 0
 	for {
 		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err == io.EOF {
+		err := dec.Decode(&mf)
+		if err == io.EOF {
 			return n
-		} else {
-			check(err)
 		}
+		check(err)
 		for _, m := range mf.GetMetric() {
 			h := m.GetHistogram()
 			switch {
