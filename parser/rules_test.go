@@ -460,3 +460,24 @@ func TestRegexNeeds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCompileDefaults compiles the default severity and failure rules,
+// what the parser package does once at start-up:
+//
+//	go test -run X -bench CompileDefaults ./parser
+func BenchmarkCompileDefaults(b *testing.B) {
+	b.Run("severity", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := CompileRules(defaultRuleConfigs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("failure", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := CompileFailureRules(defaultFailureRuleConfigs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
