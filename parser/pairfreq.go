@@ -41,3 +41,15 @@ var pairFreqs = func() *[1 << 16]uint16 {
 // measured band, or for a pair not in pairFreqBands the estimate from its
 // bytes' frequencies (byteCost) as if independent, at most 25.
 func pairFreq(c, d byte) int { return int(pairFreqs[int(c)<<8|int(d)]) }
+
+// pairRowSums[c][h] is the sum of pairFreq(c, d) over the 16 bytes d with
+// the high nibble h (pairBucket.cost).
+var pairRowSums = func() *[256][16]int32 {
+	t := new([256][16]int32)
+	for c := range 256 {
+		for d := range 256 {
+			t[c][d>>4] += int32(pairFreqs[c<<8|d])
+		}
+	}
+	return t
+}()

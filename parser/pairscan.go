@@ -81,26 +81,32 @@ func triHash(b, c, d byte) int {
 // million bytes (pairFreq; both cases of a case-folded letter); a one-byte
 // literal is its byte's cost times 100.
 func pairCost(lit []byte, off int, fold bool) int64 {
-	cases := func(c byte) []byte {
-		if fold && isASCIILetter(c) {
-			return []byte{c, c ^ 0x20}
-		}
-		return []byte{c}
-	}
+	var buf [3][2]byte
+	cases := func(i int, c byte) []byte { return foldCases(&buf[i], c, fold) }
 	if off+1 >= len(lit) {
 		n := int64(0)
-		for _, c := range cases(lit[off]) {
+		for _, c := range cases(0, lit[off]) {
 			n += int64(byteCost(c)) * 100
 		}
 		return n
 	}
 	n := int64(0)
-	for _, c := range cases(lit[off]) {
-		for _, d := range cases(lit[off+1]) {
+	for _, c := range cases(0, lit[off]) {
+		for _, d := range cases(1, lit[off+1]) {
 			n += int64(pairFreq(c, d))
 		}
 	}
 	return n
+}
+
+// foldCases returns c and, if fold is set and c is an ASCII letter, its
+// other case, in buf.
+func foldCases(buf *[2]byte, c byte, fold bool) []byte {
+	buf[0], buf[1] = c, c^0x20
+	if fold && isASCIILetter(c) {
+		return buf[:2]
+	}
+	return buf[:1]
 }
 
 // newPairEngine anchors each item at its rarest pair and builds the
@@ -128,13 +134,9 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 			}
 		}
 		pe.minRule = min(pe.minRule, e.rule)
-		cases := func(c byte) []byte {
-			if fold && isASCIILetter(c) {
-				return []byte{c, c ^ 0x20}
-			}
-			return []byte{c}
-		}
-		for _, c := range cases(e.lit[e.off]) {
+		var buf [3][2]byte
+		cases := func(i int, c byte) []byte { return foldCases(&buf[i], c, fold) }
+		for _, c := range cases(0, e.lit[e.off]) {
 			if len(e.lit) == 1 {
 				pe.hasSingle = true
 				addList(&pe.lists, &pe.single[c], e)
@@ -144,14 +146,14 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 				}
 				continue
 			}
-			for _, d := range cases(e.lit[e.off+1]) {
+			for _, d := range cases(1, e.lit[e.off+1]) {
 				switch {
 				case e.off+2 < len(e.lit):
-					for _, x := range cases(e.lit[e.off+2]) {
+					for _, x := range cases(2, e.lit[e.off+2]) {
 						addList(&pe.lists, &pe.fwd[triHash(c, d, x)], e)
 					}
 				case e.off > 0:
-					for _, x := range cases(e.lit[e.off-1]) {
+					for _, x := range cases(2, e.lit[e.off-1]) {
 						addList(&pe.lists, &pe.back[triHash(x, c, d)], e)
 					}
 				default:
@@ -180,9 +182,7 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 		}
 		return int(min(max(cb-ca, -1), 1))
 	})
-	// The nibble sets of a bucket's pairs: bit l of [0], bit h of [1].
-	type bucket struct{ first, second [2]uint16 }
-	add := func(b bucket, p pair) bucket {
+	add := func(b pairBucket, p pair) pairBucket {
 		b.first[0] |= 1 << (p.c & 15)
 		b.first[1] |= 1 << (p.c >> 4)
 		if p.anyNext {
@@ -193,33 +193,26 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 		}
 		return b
 	}
-	cost := func(b bucket) int64 {
-		var n int64
-		var firsts, seconds [256]byte
-		second := nibbleBytes(b.second, &seconds)
-		for _, c := range nibbleBytes(b.first, &firsts) {
-			for _, d := range second {
-				n += int64(pairFreq(c, d))
-			}
-		}
-		return n
-	}
-	var buckets [8]bucket
+	var (
+		buckets [8]pairBucket
+		costs   [8]int64 // of buckets
+	)
 	in := make([]int, len(pairs)) // the bucket of each pair
 	for i, p := range pairs {
 		best, bestDelta := 0, int64(-1)
 		for k, b := range buckets {
-			if delta := cost(add(b, p)) - cost(b); bestDelta < 0 || delta < bestDelta {
+			if delta := add(b, p).cost() - costs[k]; bestDelta < 0 || delta < bestDelta {
 				best, bestDelta = k, delta
 			}
 		}
 		buckets[best] = add(buckets[best], p)
+		costs[best] = buckets[best].cost()
 		in[i] = best
 	}
 	// Then move single pairs to another bucket while that lets fewer
 	// positions through (a few rounds: this runs when rules compile).
-	without := func(k, skip int) bucket {
-		var b bucket
+	without := func(k, skip int) pairBucket {
+		var b pairBucket
 		for i, p := range pairs {
 			if in[i] == k && i != skip {
 				b = add(b, p)
@@ -232,10 +225,15 @@ func newPairEngine(items []anchorEntry, rules []compiledRule) *pairEngine {
 		for i, p := range pairs {
 			from := in[i]
 			rest := without(from, i)
-			gain := cost(buckets[from]) - cost(rest)
+			restCost := rest.cost()
+			gain := costs[from] - restCost
 			for k, b := range buckets {
-				if k != from && cost(add(b, p))-cost(b) < gain {
-					buckets[from], buckets[k] = rest, add(b, p)
+				if k == from {
+					continue
+				}
+				if to := add(b, p); to.cost()-costs[k] < gain {
+					buckets[from], buckets[k] = rest, to
+					costs[from], costs[k] = restCost, to.cost()
 					in[i], moved = k, true
 					break
 				}
@@ -279,72 +277,97 @@ const pairPassCost = 10000
 // covers every literal that contains it; few pairs keep the buckets
 // selective.
 func coverPairs(items []anchorEntry, rules []compiledRule) map[[2]byte]bool {
-	// The distinct pairs of each literal (c<<8 | d) and their costs.
+	// The distinct pairs of each literal (an index into keys, c<<8 | d)
+	// and their costs for it (a case-folded literal counts both cases).
 	type cand struct {
-		key  int
+		x    int
 		cost int64
 	}
+	var keys []int
+	index := map[int]int{}
 	per := make([][]cand, len(items))
 	for k, e := range items {
 		for j := 0; j+1 < len(e.lit); j++ {
 			key := int(e.lit[j])<<8 | int(e.lit[j+1])
-			if !slices.ContainsFunc(per[k], func(c cand) bool { return c.key == key }) {
-				per[k] = append(per[k], cand{key, pairCost(e.lit, j, rules[e.rule].fold)})
+			x, ok := index[key]
+			if !ok {
+				x = len(keys)
+				index[key] = x
+				keys = append(keys, key)
+			}
+			if !slices.ContainsFunc(per[k], func(c cand) bool { return c.x == x }) {
+				per[k] = append(per[k], cand{x, pairCost(e.lit, j, rules[e.rule].fold)})
 			}
 		}
 	}
 	chosen := map[[2]byte]bool{}
 	covered := make([]bool, len(items))
-	count := make([]int, 1<<16)
-	cost := make([]int64, 1<<16)
+	count := make([]int, len(keys))
+	cost := make([]int64, len(keys)) // of the last literal not yet covered
 	for {
-		var keys []int
+		clear(count)
 		for k := range items {
-			if covered[k] {
-				continue
-			}
-			for _, c := range per[k] {
-				if count[c.key] == 0 {
-					keys = append(keys, c.key)
+			if !covered[k] {
+				for _, c := range per[k] {
+					count[c.x]++
+					cost[c.x] = c.cost
 				}
-				count[c.key]++
-				cost[c.key] = c.cost
 			}
 		}
 		best, bestRatio := -1, -1.0
-		for _, key := range keys {
+		for x, n := range count {
+			if n == 0 {
+				continue
+			}
 			// Each literal anchored at the pair is also compared wherever
 			// it occurs: sharing a pair saves bucket space, not checks.
-			ratio := float64(pairPassCost+cost[key])/float64(count[key]) + float64(cost[key])
-			if bestRatio < 0 || ratio < bestRatio || ratio == bestRatio && key < best {
-				best, bestRatio = key, ratio
+			ratio := float64(pairPassCost+cost[x])/float64(n) + float64(cost[x])
+			if bestRatio < 0 || ratio < bestRatio || ratio == bestRatio && keys[x] < keys[best] {
+				best, bestRatio = x, ratio
 			}
-			count[key] = 0
 		}
 		if best < 0 {
 			return chosen
 		}
-		chosen[[2]byte{byte(best >> 8), byte(best)}] = true
+		chosen[[2]byte{byte(keys[best] >> 8), byte(keys[best])}] = true
 		for k := range items {
-			if !covered[k] && slices.ContainsFunc(per[k], func(c cand) bool { return c.key == best }) {
+			if !covered[k] && slices.ContainsFunc(per[k], func(c cand) bool { return c.x == best }) {
 				covered[k] = true
 			}
 		}
 	}
 }
 
-// nibbleBytes returns the bytes with a low nibble in set[0] and a high
-// nibble in set[1], in buf.
-func nibbleBytes(set [2]uint16, buf *[256]byte) []byte {
-	b := buf[:0]
-	for h := range 16 {
-		for l := range 16 {
-			if set[1]&(1<<h) != 0 && set[0]&(1<<l) != 0 {
-				b = append(b, byte(h<<4|l))
+// pairBucket is a bucket of maskPairs: the nibble sets of its pairs' first
+// bytes and second bytes, bit l of [0] for a low nibble l, bit h of [1] for
+// a high nibble h. It lets through every pair of a first byte and a second
+// byte whose nibbles are in the sets.
+type pairBucket struct{ first, second [2]uint16 }
+
+// cost is the sum of pairFreq over the pairs b lets through: how many
+// positions per million bytes pass it, estimated.
+func (b pairBucket) cost() int64 {
+	var n int64
+	for hs := b.first[1]; hs != 0; hs &= hs - 1 {
+		h := bits.TrailingZeros16(hs)
+		for ls := b.first[0]; ls != 0; ls &= ls - 1 {
+			c := h<<4 | bits.TrailingZeros16(ls)
+			if b.second[0] == 0xffff { // every low nibble: sums by high nibble
+				for hs2 := b.second[1]; hs2 != 0; hs2 &= hs2 - 1 {
+					n += int64(pairRowSums[c][bits.TrailingZeros16(hs2)])
+				}
+				continue
+			}
+			row := pairFreqs[c<<8 : c<<8+256]
+			for hs2 := b.second[1]; hs2 != 0; hs2 &= hs2 - 1 {
+				r := row[bits.TrailingZeros16(hs2)<<4:][:16]
+				for ls2 := b.second[0]; ls2 != 0; ls2 &= ls2 - 1 {
+					n += int64(r[bits.TrailingZeros16(ls2)])
+				}
 			}
 		}
 	}
-	return b
+	return n
 }
 
 // addList appends e to the list *slot points to (an index+1 into lists,

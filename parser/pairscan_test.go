@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -75,6 +76,40 @@ func TestDefaultPairEnginesPinned(t *testing.T) {
 		}
 		if got := pairEngineDigest(tc.pe); got != tc.digest {
 			t.Errorf("%s rules: pair engine digest %s, want %s", tc.name, got, tc.digest)
+		}
+	}
+}
+
+// pairBucket.cost, which sums by nibbles and rows, is the sum of pairFreq
+// over every pair the bucket lets through.
+func TestPairBucketCost(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for n := range 2000 {
+		var b pairBucket
+		for i, set := range []*uint16{&b.first[0], &b.first[1], &b.second[0], &b.second[1]} {
+			switch rnd.IntN(4) {
+			case 0:
+				*set = 0xffff // the second byte of a one-byte literal's pair
+			case 1:
+				*set = 0
+			default:
+				*set = uint16(rnd.Uint32()) & uint16(rnd.Uint32()) // about four nibbles
+			}
+			if i < 2 && *set == 0xffff && rnd.IntN(2) == 0 {
+				*set = 1 << rnd.IntN(16)
+			}
+		}
+		var want int64
+		for c := range 256 {
+			for d := range 256 {
+				if b.first[0]&(1<<(c&15)) != 0 && b.first[1]&(1<<(c>>4)) != 0 &&
+					b.second[0]&(1<<(d&15)) != 0 && b.second[1]&(1<<(d>>4)) != 0 {
+					want += int64(pairFreq(byte(c), byte(d)))
+				}
+			}
+		}
+		if got := b.cost(); got != want {
+			t.Fatalf("bucket %d %+v: cost %d, want %d", n, b, got, want)
 		}
 	}
 }
