@@ -45,7 +45,7 @@ func TestTextCheckMatchesByteLoop(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	pieces := [][]byte{[]byte("[2026/09/10 17:26:22.661 GMT+08:00] [INFO] ok\n"), []byte("构建成功\r\n"), []byte("\t\x1b[31mred\x1b[0m"),
 		[]byte("\x01"), []byte("\x7f"), []byte("\xff"), []byte("\xe8\xaf"), []byte("😀"), []byte(" \n \x0b\x0c\x08"), []byte("\x00")}
-	for n := range 3000 {
+	for range 3000 {
 		var in []byte
 		for range rnd.IntN(200) {
 			p := pieces[rnd.IntN(len(pieces))]
@@ -54,32 +54,41 @@ func TestTextCheckMatchesByteLoop(t *testing.T) {
 			}
 			in = append(in, p...)
 		}
-		var ref refCheck
-		ref.run(in)
-		var tc textCheck
-		var err error
-		for p := in; len(p) > 0 && err == nil; {
-			k := min(len(p), 1+rnd.IntN(64))
-			err = tc.write(p[:k])
-			p = p[k:]
+		// Chunks as a file is read, and as short as a pipe's writes, so
+		// that characters are cut between them.
+		checkTextCheck(t, in, func() int { return 1 + rnd.IntN(64+rnd.IntN(2)*1000) })
+	}
+}
+
+// checkTextCheck feeds in to a textCheck in chunks of the lengths chunk
+// returns and checks its verdict, counts and NUL offset against refCheck.
+func checkTextCheck(t testing.TB, in []byte, chunk func() int) {
+	t.Helper()
+	var ref refCheck
+	ref.run(in)
+	var tc textCheck
+	var err error
+	for p := in; len(p) > 0 && err == nil; {
+		k := min(len(p), chunk())
+		err = tc.write(p[:k])
+		p = p[k:]
+	}
+	if err == nil {
+		err = tc.finish()
+	}
+	// finish counts an unfinished last character as bad, as the
+	// reference does for its invalid bytes.
+	if ref.nulAt >= 0 {
+		if tc.nulAt != ref.nulAt || err == nil {
+			t.Fatalf("%q: NUL at %d (err %v), want at %d", in, tc.nulAt, err, ref.nulAt)
 		}
-		if err == nil {
-			err = tc.finish()
-		}
-		// finish counts an unfinished last character as bad, as the
-		// reference does for its invalid bytes.
-		if ref.nulAt >= 0 {
-			if tc.nulAt != ref.nulAt || err == nil {
-				t.Fatalf("input %d %q: NUL at %d (err %v), want at %d", n, in, tc.nulAt, err, ref.nulAt)
-			}
-			continue
-		}
-		if tc.total != ref.total || tc.bad != ref.bad {
-			t.Fatalf("input %d %q: total %d bad %d, want %d %d", n, in, tc.total, tc.bad, ref.total, ref.bad)
-		}
-		if want := ref.bad*badRatio > ref.total; (err != nil) != want {
-			t.Fatalf("input %d %q: err %v, want an error: %v", n, in, err, want)
-		}
+		return
+	}
+	if tc.total != ref.total || tc.bad != ref.bad {
+		t.Fatalf("%q: total %d bad %d, want %d %d", in, tc.total, tc.bad, ref.total, ref.bad)
+	}
+	if want := ref.bad*badRatio > ref.total; (err != nil) != want {
+		t.Fatalf("%q: err %v, want an error: %v", in, err, want)
 	}
 }
 

@@ -1,5 +1,7 @@
 package parser
 
+import "github.com/codearts-build-exporter/codearts_build_exporter/internal/cpuid"
+
 // maskAnchors returns, for 16 <= n <= 64, a bit per byte of p[:n] (bit i
 // for p[i]) that is set where the byte equals one of the four anchor bytes
 // of v. SSE2, or AVX2 where the CPU has it; in anchorscan_amd64.s.
@@ -14,6 +16,4 @@ func maskAnchors(p *byte, n int, v *anchorVec) uint64
 func maskPairs(p *byte, n int, t *pairTables) uint64
 
 // useAVX2 is read by maskAnchors.
-var useAVX2 = cpuHasAVX2()
-
-func cpuHasAVX2() bool
+var useAVX2 = cpuid.AVX2

@@ -101,33 +101,6 @@ avx2:
 	MOVQ AX, ret+24(FP)
 	RET
 
-// func cpuHasAVX2() bool
-//
-// CPUID: AVX and OSXSAVE (leaf 1 ECX bits 28, 27), the OS saves the YMM
-// state (XCR0 bits 1 and 2), AVX2 (leaf 7 EBX bit 5).
-TEXT ·cpuHasAVX2(SB), NOSPLIT, $0-1
-	MOVL $1, AX
-	XORL CX, CX
-	CPUID
-	ANDL $0x18000000, CX
-	CMPL CX, $0x18000000
-	JNE  no
-	XORL CX, CX
-	XGETBV
-	ANDL $6, AX
-	CMPL AX, $6
-	JNE  no
-	MOVL $7, AX
-	XORL CX, CX
-	CPUID
-	ANDL $0x20, BX
-	JZ   no
-	MOVB $1, ret+0(FP)
-	RET
-no:
-	MOVB $0, ret+0(FP)
-	RET
-
 // LOOKUP sets V0 to LO[c&15] & HI[c>>4] for each byte c of V0: LO and HI
 // hold 16-byte tables (twice, for Y registers), M 0x0f in every byte; V1
 // is clobbered. Used with Y (32 bytes) and X (16 bytes) registers.

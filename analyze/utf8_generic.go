@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package analyze
+
+import "unicode/utf8"
+
+// useAVX2: there is no vector version here (utf8_amd64.go).
+const useAVX2 = false
+
+// validUTF8 is utf8.Valid.
+func validUTF8(p []byte) bool { return utf8.Valid(p) }
