@@ -43,8 +43,7 @@ func (t *textCheck) write(p []byte) error {
 	// Fast path, for the text logs nearly all inputs are: valid UTF-8 up to
 	// a character cut at the end, so only control characters need a look.
 	end := len(p) - cutRune(p)
-	if validUTF8(p[:end]) {
-		bad, nul := controls(p[:end])
+	if valid, bad, nul := checkText(p[:end]); valid {
 		if nul >= 0 {
 			t.nulAt = t.total + int64(nul)
 			return t.finish()

@@ -60,15 +60,33 @@ DATA utf8High<>+16(SB)/8, $0x8080808080808080
 DATA utf8High<>+24(SB)/8, $0x8080808080808080
 GLOBL utf8High<>(SB), RODATA|NOPTR, $32
 
-// func validBlocksAVX2(p *byte, n int) bool
+// The control characters text logs do not have (textcheck.go's
+// isTextControl), looked up by nibbles like the pairs: a byte c is one
+// where ctlLow[c&15] & ctlHigh[c>>4] != 0; bit 0 for 0x00-0x0f (all but
+// \b \t \n \v \f \r), bit 1 for 0x10-0x1f (all but ESC).
+DATA utf8CtlLow<>+0(SB)/8, $0x0303030303030303
+DATA utf8CtlLow<>+8(SB)/8, $0x0303020200020202
+DATA utf8CtlLow<>+16(SB)/8, $0x0303030303030303
+DATA utf8CtlLow<>+24(SB)/8, $0x0303020200020202
+GLOBL utf8CtlLow<>(SB), RODATA|NOPTR, $32
+DATA utf8CtlHigh<>+0(SB)/8, $0x0000000000000201
+DATA utf8CtlHigh<>+8(SB)/8, $0x0000000000000000
+DATA utf8CtlHigh<>+16(SB)/8, $0x0000000000000201
+DATA utf8CtlHigh<>+24(SB)/8, $0x0000000000000000
+GLOBL utf8CtlHigh<>(SB), RODATA|NOPTR, $32
+
+// func textBlocksAVX2(p *byte, n int) (valid, odd bool)
 //
-// Whether p[:n] (n a multiple of 32) has no UTF-8 error, a character that
-// p[n:] may complete excepted (validUTF8 checks the end). Per 32-byte block:
-// a block of ASCII only needs the previous block to have finished its last
-// character; any other block is looked up by pairs of adjacent bytes (the
-// tables above) and the two-continuation bit is checked against the lead
-// bytes two and three positions back. The errors are ORed into Y10.
-TEXT ·validBlocksAVX2(SB), NOSPLIT, $0-17
+// valid: whether p[:n] (n a multiple of 32) has no UTF-8 error, a
+// character that p[n:] may complete excepted (validUTF8 checks the end);
+// odd: whether it has a control character text logs do not have (NUL
+// included). Per 32-byte block: the controls are looked up by nibbles
+// (Y11 collects them); a block of ASCII only needs the previous block to
+// have finished its last character; any other block is looked up by pairs
+// of adjacent bytes (the tables above) and the two-continuation bit is
+// checked against the lead bytes two and three positions back (Y10 collects
+// the errors).
+TEXT ·textBlocksAVX2(SB), NOSPLIT, $0-18
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), BX
 	MOVL $0x0f0f0f0f, AX
@@ -77,7 +95,9 @@ TEXT ·validBlocksAVX2(SB), NOSPLIT, $0-17
 	VMOVDQU utf8Byte1High<>(SB), Y14
 	VMOVDQU utf8Byte1Low<>(SB), Y13
 	VMOVDQU utf8Byte2High<>(SB), Y12
-	VMOVDQU utf8Incomplete<>(SB), Y11
+	VMOVDQU utf8CtlLow<>(SB), Y7
+	VMOVDQU utf8CtlHigh<>(SB), Y6
+	VPXOR Y11, Y11, Y11 // odd controls
 	VPXOR Y10, Y10, Y10 // errors
 	VPXOR Y9, Y9, Y9    // the previous block (none: as ASCII)
 	VPXOR Y8, Y8, Y8    // its unfinished character
@@ -86,6 +106,13 @@ loop:
 	CMPQ CX, BX
 	JGE  done
 	VMOVDQU (SI)(CX*1), Y0
+	VPSRLW $4, Y0, Y1
+	VPAND Y15, Y1, Y1     // high nibbles
+	VPAND Y15, Y0, Y2
+	VPSHUFB Y2, Y7, Y2
+	VPSHUFB Y1, Y6, Y3
+	VPAND Y3, Y2, Y2
+	VPOR Y2, Y11, Y11
 	VPMOVMSKB Y0, AX
 	TESTL AX, AX
 	JNZ  multibyte
@@ -94,20 +121,18 @@ loop:
 	ADDQ $32, CX
 	JMP  loop
 multibyte:
+	VPSHUFB Y1, Y12, Y1   // by the second byte's high nibble
 	// Y2, Y3, Y4: each byte's predecessor one, two and three back.
-	VPERM2I128 $0x21, Y0, Y9, Y1 // the high half of the previous block, the low half of this one
-	VPALIGNR $15, Y1, Y0, Y2
-	VPALIGNR $14, Y1, Y0, Y3
-	VPALIGNR $13, Y1, Y0, Y4
+	VPERM2I128 $0x21, Y0, Y9, Y5 // the high half of the previous block, the low half of this one
+	VPALIGNR $15, Y5, Y0, Y2
+	VPALIGNR $14, Y5, Y0, Y3
+	VPALIGNR $13, Y5, Y0, Y4
 	VPSRLW $4, Y2, Y5
 	VPAND Y15, Y5, Y5
 	VPSHUFB Y5, Y14, Y5   // by the first byte's high nibble
+	VPAND Y1, Y5, Y5
 	VPAND Y15, Y2, Y2
 	VPSHUFB Y2, Y13, Y2   // its low nibble
-	VPAND Y2, Y5, Y5
-	VPSRLW $4, Y0, Y2
-	VPAND Y15, Y2, Y2
-	VPSHUFB Y2, Y12, Y2   // the second byte's high nibble
 	VPAND Y2, Y5, Y5      // the errors of each pair
 	VPSUBUSB utf8Third<>(SB), Y3, Y3
 	VPSUBUSB utf8Fourth<>(SB), Y4, Y4
@@ -115,12 +140,14 @@ multibyte:
 	VPAND utf8High<>(SB), Y3, Y3 // 0x80 where a continuation must be
 	VPXOR Y3, Y5, Y5
 	VPOR Y5, Y10, Y10
-	VPSUBUSB Y11, Y0, Y8
+	VPSUBUSB utf8Incomplete<>(SB), Y0, Y8
 	VMOVDQA Y0, Y9
 	ADDQ $32, CX
 	JMP  loop
 done:
 	VPTEST Y10, Y10
-	SETEQ ret+16(FP)
+	SETEQ valid+16(FP)
+	VPTEST Y11, Y11
+	SETNE odd+17(FP)
 	VZEROUPPER
 	RET

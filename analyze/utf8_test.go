@@ -97,6 +97,38 @@ func TestValidUTF8EveryRune(t *testing.T) {
 	}
 }
 
+// checkText finds every control character, of every value, wherever it
+// falls against the 32-byte blocks, after ASCII or multi-byte text, alone
+// or after another, as controls does byte by byte.
+func TestCheckTextControls(t *testing.T) {
+	var buf []byte
+	for _, fill := range []string{"a", "中"} {
+		for c := range 0x80 {
+			for _, at := range []int{0, 1, 15, 16, 30, 31, 32, 33, 63, 64, 95, 96, 100} {
+				for _, second := range []int{-1, 0x01, 0x00, '\t'} {
+					buf = buf[:0]
+					for len(buf) < at {
+						buf = append(buf, fill...)
+					}
+					buf = append(buf, byte(c))
+					if second >= 0 {
+						buf = append(buf, fill...)
+						buf = append(buf, byte(second))
+					}
+					for len(buf) < 110 {
+						buf = append(buf, fill...)
+					}
+					wantBad, wantNul := controlsSWAR(buf)
+					valid, bad, nul := checkText(buf)
+					if !valid || bad != wantBad || nul != wantNul {
+						t.Fatalf("checkText(%q) = %v, %d, NUL at %d; want true, %d, %d", buf, valid, bad, nul, wantBad, wantNul)
+					}
+				}
+			}
+		}
+	}
+}
+
 // FuzzValidUTF8 checks validUTF8 against utf8.Valid, and the text check
 // fed in chunks against a byte-at-a-time check.
 func FuzzValidUTF8(f *testing.F) {
