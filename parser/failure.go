@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -108,17 +109,19 @@ func DefaultFailureRuleConfigs() []FailureRuleConfig {
 	return slices.Clone(defaultFailureRuleConfigs)
 }
 
-var defaultFailureRules = func() *FailureRules {
+// defaultFailureRules compiles the default failure rules on first use (as
+// defaultRules).
+var defaultFailureRules = sync.OnceValue(func() *FailureRules {
 	f, err := CompileFailureRules(defaultFailureRuleConfigs)
 	if err != nil {
 		panic("parser: default failure rules do not compile: " + err.Error())
 	}
 	return f
-}()
+})
 
 // DefaultFailureRules returns the compiled default failure rules. The value
 // is shared and immutable.
-func DefaultFailureRules() *FailureRules { return defaultFailureRules }
+func DefaultFailureRules() *FailureRules { return defaultFailureRules() }
 
 // Evidence is one record that shows a failure.
 type Evidence struct {
@@ -184,7 +187,7 @@ type FailureClassifier struct {
 // DefaultFailureRules()).
 func NewFailureClassifier(rules *FailureRules) *FailureClassifier {
 	if rules == nil {
-		rules = defaultFailureRules
+		rules = defaultFailureRules()
 	}
 	return &FailureClassifier{rules: rules}
 }

@@ -1,5 +1,7 @@
 package parser
 
+import "sync"
+
 // pairFreqBands is how often pairs of adjacent ASCII bytes occur in the
 // messages of build logs, measured on the messages of the fixtures and the
 // failure corpus (analyze/testdata, parser/testdata/failures; 199 KB):
@@ -21,35 +23,34 @@ var pairFreqBands = []struct {
 	{"-u3:6_748_:oE_Senrofojx8xc I):.i/62f8)ANPrVIb_dvg'ggi-ifm'm)t)u-xm}}&u'g-v0r0s1]8'=h?oCaDED_I_RNVeWAbhbjbsftgxkdlpr0x0'A/14a636G= LiNVP PRRTToUAUsV2_7_Ea>b3eLghlvo:syy, : =% 'd'j-C.u577dEDID_4_fafdle2o'(m*s0T3a83I.InLDN-NNZ'[ \\n_0_9_D_P_bd5d9e\"eTf2g_koufy*{h}/ V)..F._.b3_4b6,8e9fD GeITMBR:_Ba4aec9f5i jdjrl,pdt,tmu.v.yn $ \\\"s$('i.l2>2D3D6:6f7eLIOMPSRMS T0TATKb-c-dVdkfcgfnRoxrxsbsdsnxy~~ 7'.(d/M1_5%5-5:5a7a8,:cBUE ECMPPASETOTSUI[1]:a8bycmflg:h.h:n\"p-tdz  O'a(e-x3)4:4_53:5=$=0B]CMCrDIFoHTK_NGNIOLOPPTR=R_T1TPTTUT_6_Ia'a.a3boc8d4d=h6j/rfwg{t}?", 50},
 }
 
-// pairFreqs is pairFreq for every pair, indexed by c<<8 | d.
-var pairFreqs = func() *[1 << 16]uint16 {
-	t := new([1 << 16]uint16)
+// pairFreqTables are pairFreq for every pair and its sums by the second
+// byte's high nibble, built on first use (when rules compile with AVX2).
+type pairFreqTables struct {
+	freq [1 << 16]uint16 // indexed by c<<8 | d
+	rows [256][16]int32  // rows[c][h]: pairFreq(c, d) summed over the d with high nibble h (pairBucket.cost)
+}
+
+var pairFreqs = sync.OnceValue(func() *pairFreqTables {
+	t := new(pairFreqTables)
 	for c := range 256 {
 		for d := range 256 {
-			t[c<<8|d] = uint16(min(byteCost(byte(c))*byteCost(byte(d))/100, 25))
+			t.freq[c<<8|d] = uint16(min(byteCost(byte(c))*byteCost(byte(d))/100, 25))
 		}
 	}
 	for _, band := range pairFreqBands {
 		for i := 0; i+1 < len(band.pairs); i += 2 {
-			t[int(band.pairs[i])<<8|int(band.pairs[i+1])] = uint16(band.perMillion)
+			t.freq[int(band.pairs[i])<<8|int(band.pairs[i+1])] = uint16(band.perMillion)
+		}
+	}
+	for c := range 256 {
+		for d := range 256 {
+			t.rows[c][d>>4] += int32(t.freq[c<<8|d])
 		}
 	}
 	return t
-}()
+})
 
 // pairFreq estimates how often the pair c, d occurs, per million bytes: a
 // measured band, or for a pair not in pairFreqBands the estimate from its
 // bytes' frequencies (byteCost) as if independent, at most 25.
-func pairFreq(c, d byte) int { return int(pairFreqs[int(c)<<8|int(d)]) }
-
-// pairRowSums[c][h] is the sum of pairFreq(c, d) over the 16 bytes d with
-// the high nibble h (pairBucket.cost).
-var pairRowSums = func() *[256][16]int32 {
-	t := new([256][16]int32)
-	for c := range 256 {
-		for d := range 256 {
-			t[c][d>>4] += int32(pairFreqs[c<<8|d])
-		}
-	}
-	return t
-}()
+func pairFreq(c, d byte) int { return int(pairFreqs().freq[int(c)<<8|int(d)]) }

@@ -347,6 +347,7 @@ type pairBucket struct{ first, second [2]uint16 }
 // cost is the sum of pairFreq over the pairs b lets through: how many
 // positions per million bytes pass it, estimated.
 func (b pairBucket) cost() int64 {
+	t := pairFreqs()
 	var n int64
 	for hs := b.first[1]; hs != 0; hs &= hs - 1 {
 		h := bits.TrailingZeros16(hs)
@@ -354,11 +355,11 @@ func (b pairBucket) cost() int64 {
 			c := h<<4 | bits.TrailingZeros16(ls)
 			if b.second[0] == 0xffff { // every low nibble: sums by high nibble
 				for hs2 := b.second[1]; hs2 != 0; hs2 &= hs2 - 1 {
-					n += int64(pairRowSums[c][bits.TrailingZeros16(hs2)])
+					n += int64(t.rows[c][bits.TrailingZeros16(hs2)])
 				}
 				continue
 			}
-			row := pairFreqs[c<<8 : c<<8+256]
+			row := t.freq[c<<8 : c<<8+256]
 			for hs2 := b.second[1]; hs2 != 0; hs2 &= hs2 - 1 {
 				r := row[bits.TrailingZeros16(hs2)<<4:][:16]
 				for ls2 := b.second[0]; ls2 != 0; ls2 &= ls2 - 1 {

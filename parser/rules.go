@@ -9,6 +9,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -534,17 +535,19 @@ var defaultRuleConfigs = []RuleConfig{
 	{Name: "finished-aborted", Match: "Finished: ABORTED", Level: "warning"},
 }
 
-var defaultRules = func() *Rules {
+// defaultRules compiles the default rules on first use, not when a
+// process that needs none (--version, --help) starts.
+var defaultRules = sync.OnceValue(func() *Rules {
 	r, err := CompileRules(defaultRuleConfigs)
 	if err != nil {
 		panic("parser: default severity rules do not compile: " + err.Error())
 	}
 	return r
-}()
+})
 
 // DefaultRules returns the compiled default rules. The value is shared and
 // immutable.
-func DefaultRules() *Rules { return defaultRules }
+func DefaultRules() *Rules { return defaultRules() }
 
 // Len returns the number of rules.
 func (r *Rules) Len() int { return len(r.rules) }

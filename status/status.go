@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,14 +74,18 @@ type Options struct {
 //go:embed page.html
 var pageFS embed.FS
 
-var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"ago":       ago,
-	"dur":       dur,
-	"stamp":     stamp,
-	"rate":      rateText,
-	"level":     levelName,
-	"firstLine": firstLine,
-}).ParseFS(pageFS, "page.html"))
+// page is parsed on first use, not when every command of the program
+// starts.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page.html").Funcs(template.FuncMap{
+		"ago":       ago,
+		"dur":       dur,
+		"stamp":     stamp,
+		"rate":      rateText,
+		"level":     levelName,
+		"firstLine": firstLine,
+	}).ParseFS(pageFS, "page.html"))
+})
 
 // Handler serves the overview at Path and a job's page at Path?job=NAME.
 type Handler struct {
@@ -184,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.overview(v)
 	}
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, v); err != nil {
+	if err := page().Execute(&buf, v); err != nil {
 		h.o.Logger.Error("Cannot render the status page", "err", err)
 		http.Error(w, "cannot render the status page: "+err.Error(), http.StatusInternalServerError)
 		return
