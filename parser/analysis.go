@@ -374,13 +374,46 @@ type summaryBlock struct {
 	// need not look for theirs.
 	zoneDone bool
 	lastTag  []byte // of the last record with a tag
+	// tplMemo holds the templates of recent error lines of the block:
+	// logs repeat their error lines, and a line's template depends on the
+	// line alone.
+	tplMemo [64]tplMemo
 	// deferred: the failure rules are matched only where pass one needs
 	// them (observeDeferred); kept across reset.
 	deferred bool
 }
 
+// tplMemo is the template of an error line (tpl[off:end], n tokens); line
+// aliases the block's text.
+type tplMemo struct {
+	line           []byte
+	off, end, ntok int32
+}
+
 func (b *summaryBlock) reset() {
 	b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
+	b.tplMemo = [64]tplMemo{}
+}
+
+// template sets the signature template of the error message msg in s:
+// that of an equal first line earlier in the block, or a new one.
+func (b *summaryBlock) template(s *recordSummary, msg []byte) {
+	line := firstLine(msg)
+	m := &b.tplMemo[0]
+	if n := len(line); n > 0 {
+		m = &b.tplMemo[(uint(n)*7+uint(line[0])+uint(line[n/2])*3+uint(line[n-1])*5)&63]
+		if m.line != nil && string(m.line) == string(line) {
+			s.tplOff, s.tplEnd, s.ntok = m.off, m.end, m.ntok
+			return
+		}
+	}
+	off := len(b.tpl)
+	var n int
+	b.tpl, n = appendTemplate(b.tpl, line)
+	s.tplOff, s.tplEnd, s.ntok = int32(off), int32(len(b.tpl)), int32(n)
+	if len(line) > 0 {
+		*m = tplMemo{line: line, off: s.tplOff, end: s.tplEnd, ntok: s.ntok}
+	}
 }
 
 // summarize appends the summary of r. It depends on r alone (and on the
@@ -417,10 +450,7 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	s.lines += r.Cut.Newlines
 	if r.Level == LevelError {
 		s.msg = msg
-		off := len(b.tpl)
-		var n int
-		b.tpl, n = appendTemplate(b.tpl, msg)
-		s.tplOff, s.tplEnd, s.ntok = int32(off), int32(len(b.tpl)), int32(n)
+		b.template(&s, msg)
 	}
 	if r.Source == SourceOutput && bytes.HasPrefix(msg, finishedPrefix) {
 		rest := msg[len(finishedPrefix):]
