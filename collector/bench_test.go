@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,9 @@ import (
 //	parser_CPU_ms/MB     the same for parser.Stream alone (run after every ingest)
 //	collector/parser     the ratio of the two
 //	collector_MB/s       wall throughput
+//	floor_CPU_ms/MB      the same requests sent bare (floorLoop), after every ingest
+//	floor/parser         the floor over the parser
+//	above_floor/parser   what the collector spends above the floor, over the parser
 //
 // The simulator's answers are recorded once and replayed by a plain HTTP
 // server in a child process (TestReplayServer), so the CPU measured is the
@@ -175,6 +179,110 @@ func startReplay(b *testing.B, answers map[string][]Recorded) string {
 	return ""
 }
 
+// floorLoop sends the requests an ingest sent (every recorded answer's
+// path and query, once each) to the replay server over one kept-alive
+// connection, as bare as HTTP/1.1 allows: a canned request with no
+// signature, the answer's framing read just enough to find its end, the
+// body discarded. It returns the process CPU time it used: what a page
+// costs this process whatever the client does (the system calls of a
+// request and its answer on loopback, whose receiving side the kernel runs
+// in the writer's call). It fails the benchmark unless it read every body
+// byte the server has for those requests.
+func floorLoop(b *testing.B, base string, answers map[string][]Recorded) time.Duration {
+	b.Helper()
+	if resp, err := http.Get(base + "/-/reset"); err != nil {
+		b.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	host := strings.TrimPrefix(base, "http://")
+	var reqs [][]byte
+	var want int64
+	for key, as := range answers {
+		for _, a := range as {
+			reqs = append(reqs, []byte("GET "+key+" HTTP/1.1\r\nHost: "+host+"\r\n\r\n"))
+			want += int64(len(a.Body))
+		}
+	}
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 16<<10)
+	start := cpuTime(b)
+	var got int64
+	for _, req := range reqs {
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n, err := readAnswer(br)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += n
+	}
+	used := cpuTime(b) - start
+	if got != want {
+		b.Fatalf("the floor loop read %d body bytes, want %d", got, want)
+	}
+	return used
+}
+
+// readAnswer reads one HTTP/1.1 answer from br, with a Content-Length or
+// chunked body, and returns the length of its body.
+func readAnswer(br *bufio.Reader) (int64, error) {
+	length, chunked := int64(-1), false
+	for first := true; ; first = false {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if first {
+			continue // the status line
+		}
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil {
+				return 0, err
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		}
+	}
+	if !chunked {
+		if length < 0 {
+			return 0, fmt.Errorf("an answer without Content-Length or chunked encoding")
+		}
+		_, err := br.Discard(int(length))
+		return length, err
+	}
+	var body int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		size, err := strconv.ParseInt(string(bytes.TrimRight(line, "\r\n")), 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("chunk size %q: %w", line, err)
+		}
+		if _, err := br.Discard(int(size) + 2); err != nil { // the data and its CRLF
+			return 0, err
+		}
+		if size == 0 {
+			return body, nil // no trailers from this server
+		}
+		body += size
+	}
+}
+
 // failAllStages rewrites the recorded full-stages answers so that every
 // successful stage is reported failed.
 func failAllStages(b *testing.B, answers map[string][]Recorded) {
@@ -307,7 +415,8 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 	client = newClient(replayURL)
 
 	var writes, pages, failed, writeSeconds, fileBytes, written float64
-	var cpu time.Duration
+	var cpu, fcpu time.Duration
+	var fbytes int64
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -321,6 +430,8 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 		cpu += cpuTime(b) - start
 		b.StopTimer()
 		bareParser(150 * time.Millisecond)
+		fcpu += floorLoop(b, replayURL, rp.Answers)
+		fbytes += total
 		writes += testutil.ToFloat64(c.self.stateWrites)
 		pages += testutil.ToFloat64(c.self.pages)
 		for _, byCat := range c.published.Load().job("bench").Failures {
@@ -345,6 +456,10 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 	b.ReportMetric(collectorCPU, "collector_CPU_ms/MB")
 	b.ReportMetric(parserCPU, "parser_CPU_ms/MB")
 	b.ReportMetric(collectorCPU/parserCPU, "collector/parser")
+	floorCPU := float64(fcpu) / float64(time.Millisecond) / (float64(fbytes) / 1e6)
+	b.ReportMetric(floorCPU, "floor_CPU_ms/MB")
+	b.ReportMetric(floorCPU/parserCPU, "floor/parser")
+	b.ReportMetric((collectorCPU-floorCPU)/parserCPU, "above_floor/parser")
 	b.ReportMetric(pages/float64(b.N), "pages/op")
 	b.ReportMetric(failed/float64(b.N), "failed_stages/op")
 	if withState {
