@@ -378,6 +378,7 @@ type summaryBlock struct {
 	// logs repeat their error lines, and a line's template depends on the
 	// line alone.
 	tplMemo [64]tplMemo
+	memoGen uint32 // the memo's entries of another generation are empty
 	// deferred: the failure rules are matched only where pass one needs
 	// them (observeDeferred); kept across reset.
 	deferred bool
@@ -388,11 +389,17 @@ type summaryBlock struct {
 type tplMemo struct {
 	line           []byte
 	off, end, ntok int32
+	gen            uint32
 }
 
 func (b *summaryBlock) reset() {
 	b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
-	b.tplMemo = [64]tplMemo{}
+	// Emptying the memo is a new generation, not a clear: Analyzer.Write
+	// resets its one-record block for every record.
+	if b.memoGen++; b.memoGen == 0 {
+		b.tplMemo = [64]tplMemo{}
+		b.memoGen = 1
+	}
 }
 
 // template sets the signature template of the error message msg in s:
@@ -402,7 +409,7 @@ func (b *summaryBlock) template(s *recordSummary, msg []byte) {
 	m := &b.tplMemo[0]
 	if n := len(line); n > 0 {
 		m = &b.tplMemo[(uint(n)*7+uint(line[0])+uint(line[n/2])*3+uint(line[n-1])*5)&63]
-		if m.line != nil && string(m.line) == string(line) {
+		if m.gen == b.memoGen && string(m.line) == string(line) {
 			s.tplOff, s.tplEnd, s.ntok = m.off, m.end, m.ntok
 			return
 		}
@@ -412,7 +419,7 @@ func (b *summaryBlock) template(s *recordSummary, msg []byte) {
 	b.tpl, n = appendTemplate(b.tpl, line)
 	s.tplOff, s.tplEnd, s.ntok = int32(off), int32(len(b.tpl)), int32(n)
 	if len(line) > 0 {
-		*m = tplMemo{line: line, off: s.tplOff, end: s.tplEnd, ntok: s.ntok}
+		*m = tplMemo{line: line, off: s.tplOff, end: s.tplEnd, ntok: s.ntok, gen: b.memoGen}
 	}
 }
 
