@@ -329,15 +329,17 @@ func (z *Analyzer) Finish() *Analysis {
 // record analyses one record of the sequential path (Write).
 func (z *Analyzer) record(r *Record) {
 	b := &z.one
-	b.reset()
+	b.reset(r.Raw)
 	b.zoneDone = z.hasZone
 	b.summarize(r, z.frules, &z.fcls)
 	z.apply(&b.recs[0], b)
 }
 
 // recordSummary is what the in-order part of the analysis (apply) needs of
-// one record, computed from the record alone by summarize. Its slices alias
-// the text the record was parsed from.
+// one record, computed from the record alone by summarize. It refers to the
+// text of its block by offsets, not slices: without pointers, the garbage
+// collector neither scans the blocks' summaries nor needs a write barrier
+// to store them.
 type recordSummary struct {
 	ms        int64
 	size      int64 // bytes in the record (Raw and Cut)
@@ -357,16 +359,22 @@ type recordSummary struct {
 	// Markers, for a platform record with a tag.
 	start, end, fail bool
 	failExit         bool // a non-zero "exit code N"
-	// sameTag: tag is that of the block's previous record with a tag, so
-	// apply need not compare it (the text is in another core's cache).
+	// sameTag: the tag is that of the block's previous record with a
+	// tag, so apply need not compare it (the text is in another core's
+	// cache).
 	sameTag bool
-	tag     []byte // the TAG of a platform record
-	msg     []byte // the message of an error record or a Finished line
+	// The TAG of a platform record (tagLen 0: none) and the message of an
+	// error record or a Finished line, in the block's text.
+	tagOff, tagLen int32
+	msgOff, msgLen int32
 }
 
 // summaryBlock holds the summaries of consecutive records and what they
 // refer to.
 type summaryBlock struct {
+	// text is what the records were split from: every slice of a Record
+	// summarised lies in it.
+	text []byte
 	recs []recordSummary
 	obs  []failureObs
 	tpl  []byte
@@ -392,8 +400,9 @@ type tplMemo struct {
 	gen            uint32
 }
 
-func (b *summaryBlock) reset() {
-	b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
+// reset empties b for the records of text.
+func (b *summaryBlock) reset(text []byte) {
+	b.text, b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = text, b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
 	// Emptying the memo is a new generation, not a clear: Analyzer.Write
 	// resets its one-record block for every record.
 	if b.memoGen++; b.memoGen == 0 {
@@ -401,6 +410,16 @@ func (b *summaryBlock) reset() {
 		b.memoGen = 1
 	}
 }
+
+// offset is where sub, a slice of b.text, starts in it: two slices of one
+// array have the same end of capacity.
+func (b *summaryBlock) offset(sub []byte) int32 { return int32(cap(b.text) - cap(sub)) }
+
+// tag is the TAG of the record summarised in s.
+func (b *summaryBlock) tag(s *recordSummary) []byte { return b.text[s.tagOff : s.tagOff+s.tagLen] }
+
+// msg is the message of the error record or Finished line summarised in s.
+func (b *summaryBlock) msg(s *recordSummary) []byte { return b.text[s.msgOff : s.msgOff+s.msgLen] }
 
 // template sets the signature template of the error message msg in s:
 // that of an equal first line earlier in the block, or a new one.
@@ -423,21 +442,24 @@ func (b *summaryBlock) template(s *recordSummary, msg []byte) {
 	}
 }
 
-// summarize appends the summary of r. It depends on r alone (and on the
-// immutable rules), so blocks of records can be summarised concurrently.
+// summarize appends the summary of r, which lies in b.text. It depends on r
+// alone (and on the immutable rules), so blocks of records can be
+// summarised concurrently.
 func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
 	msg := r.Message
-	s := recordSummary{
+	// Filled in place: the summary is too large to copy for nothing.
+	b.recs = append(b.recs, recordSummary{
 		ms: r.UnixMilli, size: int64(len(r.Raw)) + r.Cut.Bytes, obs: -1,
 		hasTime: r.HasTime, source: r.Source, level: r.Level,
-	}
+	})
+	s := &b.recs[len(b.recs)-1]
 	s.lastByte, s.nonEmpty = r.LastByte()
 	if r.HasTime && !b.zoneDone {
 		off, ok := prefixOffset(r.Raw)
 		s.zoneOff, s.zone, b.zoneDone = int32(off), ok, ok
 	}
 	if r.Source == SourcePlatform && len(r.Tag) > 0 {
-		s.tag, s.sameTag = r.Tag, bytes.Equal(r.Tag, b.lastTag)
+		s.tagOff, s.tagLen, s.sameTag = b.offset(r.Tag), int32(len(r.Tag)), bytes.Equal(r.Tag, b.lastTag)
 		b.lastTag = r.Tag
 		if mayHaveMarker(msg) {
 			s.start = containsAny(msg, startMarkers)
@@ -456,8 +478,8 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	}
 	s.lines += r.Cut.Newlines
 	if r.Level == LevelError {
-		s.msg = msg
-		b.template(&s, msg)
+		s.msgOff, s.msgLen = b.offset(msg), int32(len(msg))
+		b.template(s, msg)
 	}
 	if r.Source == SourceOutput && bytes.HasPrefix(msg, finishedPrefix) {
 		rest := msg[len(finishedPrefix):]
@@ -466,7 +488,7 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 			n++
 		}
 		if n > 0 {
-			s.msg, s.statusLen = msg, int32(n)
+			s.msgOff, s.msgLen, s.statusLen = b.offset(msg), int32(len(msg)), int32(n)
 		}
 	}
 	var o failureObs
@@ -479,7 +501,6 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 		s.obs = int32(len(b.obs))
 		b.obs = append(b.obs, o)
 	}
-	b.recs = append(b.recs, s)
 }
 
 // noEvidence is the observation of a record that is no failure point.
@@ -511,14 +532,15 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	}
 
 	var owner *tagState
-	if s.tag != nil {
+	if s.tagLen > 0 {
+		tag := b.tag(s)
 		t := z.lastTag
-		if t == nil || !s.sameTag && t.tag != string(s.tag) {
-			t = z.tags[string(s.tag)]
+		if t == nil || !s.sameTag && t.tag != string(tag) {
+			t = z.tags[string(tag)]
 		}
 		if t == nil {
-			display, id := splitTag(s.tag)
-			t = &tagState{display: string(display), tag: string(s.tag), id: string(id)}
+			display, id := splitTag(tag)
+			t = &tagState{display: string(display), tag: string(tag), id: string(id)}
 			z.tags[t.tag] = t
 		}
 		z.lastTag = t
@@ -556,7 +578,7 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 
 	if s.level == LevelError {
 		if a.FirstError == nil {
-			a.FirstError = s.ref(line, action)
+			a.FirstError = b.ref(s, line, action)
 		}
 		z.sigs.addTemplate(b.tpl[s.tplOff:s.tplEnd], int(s.ntok), int64(line))
 	}
@@ -568,13 +590,13 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	if run == nil {
 		a.Outside[s.level]++
 		if s.level == LevelError && a.OutsideFirstError == nil {
-			a.OutsideFirstError = s.ref(line, action)
+			a.OutsideFirstError = b.ref(s, line, action)
 		}
 	}
 	if run != nil {
 		run.Records[s.level]++
 		if s.level == LevelError && run.FirstError == nil {
-			run.FirstError = s.ref(line, action)
+			run.FirstError = b.ref(s, line, action)
 		}
 		if s.source == SourcePlatform && s.level == LevelError || s.fail || s.failExit {
 			if !run.failed && z.deferred {
@@ -601,7 +623,7 @@ func (z *Analyzer) apply(s *recordSummary, b *summaryBlock) {
 	}
 
 	if s.statusLen > 0 {
-		a.Build.Status = string(s.msg[len(finishedPrefix) : len(finishedPrefix)+int(s.statusLen)])
+		a.Build.Status = string(b.msg(s)[len(finishedPrefix) : len(finishedPrefix)+int(s.statusLen)])
 		a.Build.Finished = true
 		a.Build.EndMilli = s.ms
 	}
@@ -855,10 +877,9 @@ func failingExitCodeAt(b []byte) bool {
 	return digits > 0 && nonzero
 }
 
-// ref is the RecordRef of the record summarised in s, which holds its
-// message (an error record).
-func (s *recordSummary) ref(line int, action string) *RecordRef {
-	msg := bytes.TrimRight(s.msg, " \t\r\n")
+// ref is the RecordRef of the error record summarised in s.
+func (b *summaryBlock) ref(s *recordSummary, line int, action string) *RecordRef {
+	msg := bytes.TrimRight(b.msg(s), " \t\r\n")
 	if len(msg) > MaxRefMessage {
 		cut := MaxRefMessage
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {

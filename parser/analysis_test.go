@@ -194,7 +194,7 @@ func TestSummaryLinesAndExitCodes(t *testing.T) {
 		var blk summaryBlock
 		var cls classifyScratch
 		s := NewStream(nil, func(r *Record) {
-			blk.reset()
+			blk.reset(r.Raw)
 			blk.summarize(r, DefaultFailureRules(), &cls)
 			got := blk.recs[0]
 			wantExit := false

@@ -91,7 +91,7 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 			s := NewStream(z.rules, func(r *Record) { cur.summarize(r, z.frules, &fcls) })
 			for b := range jobs {
 				cur = &b.sum
-				cur.reset()
+				cur.reset(b.text)
 				cur.deferred = deferred && !z.matchAll.Load()
 				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
