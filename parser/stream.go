@@ -540,13 +540,18 @@ func (s *Stream) splitAll(p []byte) {
 		if end < 0 {
 			end = len(p)
 		}
-		raw := clip(p[start:end], false)
+		raw := p[start:end]
+		if len(raw) > MaxCarriedBytes {
+			raw = clip(raw, false)
+		}
 		if curN > 0 {
 			parseAfterPrefix(s.rules, p, start, start+len(raw), curN, curMS, &s.rec, &s.cls)
 		} else {
 			parseRecord(s.rules, raw, &s.rec, &s.cls)
 		}
-		s.rec.Cut = cutOf(p[start+len(raw) : end])
+		if start+len(raw) < end { // both leave Cut empty
+			s.rec.Cut = cutOf(p[start+len(raw) : end])
+		}
 		s.emit(&s.rec)
 		if next < 0 {
 			return
