@@ -836,12 +836,11 @@ var messageScan = newAnchorScanner([]byte("\nxD"))
 // for each, which cost a call per record whatever its length.
 func scanMessage(msg []byte, exit bool) (newlines int64, failExit, mayCode bool) {
 	for base := 0; base < len(msg); base += 64 {
-		w := msg[base:min(len(msg), base+64)]
 		var m uint64
-		if len(w) >= 16 { // mask64, inlined
-			m = maskAnchors(&w[0], len(w), &messageScan.vecs[0])
+		if n := len(msg) - base; n >= 16 { // mask64, inlined
+			m = maskAnchors(&msg[base], min(n, 64), &messageScan.vecs[0])
 		} else {
-			m = messageScan.maskSlow(w)
+			m = messageScan.maskSlow(msg[base:])
 		}
 		for ; m != 0; m &= m - 1 {
 			i := base + bits.TrailingZeros64(m)

@@ -392,11 +392,11 @@ func (r *Rules) scanPairs(msg []byte, best int, cand []uint64) int {
 	pe := r.pairs
 	n := len(msg)
 	for base := 0; base+1 < n; base += 64 {
-		w := msg[base:min(n, base+65)] // 64 positions and the byte after
 		var m uint64
-		if len(w) >= 17 {
-			m = maskPairs(&w[0], len(w), &pe.t)
+		if left := n - base; left >= 17 {
+			m = maskPairs(&msg[base], min(left, 65), &pe.t) // 64 positions and the byte after
 		} else {
+			w := msg[base:]
 			for i := 0; i+1 < len(w); i++ {
 				if pe.t.pass(w[i], w[i+1]) {
 					m |= 1 << i
