@@ -492,10 +492,14 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 		}
 	}
 	var o failureObs
-	if b.deferred {
-		o = frules.observeDeferred(r, cls, mayCode)
-	} else {
+	switch {
+	case !b.deferred:
 		o = frules.observe(r, cls)
+	case mayCode || r.Level == LevelError:
+		o = frules.observeDeferred(r, cls, mayCode)
+	default:
+		// observeDeferred finds no failure point in a record of another
+		// level without a code: most records, spared the call.
 	}
 	if o.evidence {
 		s.obs = int32(len(b.obs))
