@@ -448,11 +448,10 @@ func (b *summaryBlock) template(s *recordSummary, msg []byte) {
 func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyScratch) {
 	msg := r.Message
 	// Filled in place: the summary is too large to copy for nothing.
-	b.recs = append(b.recs, recordSummary{
-		ms: r.UnixMilli, size: int64(len(r.Raw)) + r.Cut.Bytes, obs: -1,
-		hasTime: r.HasTime, source: r.Source, level: r.Level,
-	})
+	b.recs = append(b.recs, recordSummary{})
 	s := &b.recs[len(b.recs)-1]
+	s.ms, s.size, s.obs = r.UnixMilli, int64(len(r.Raw))+r.Cut.Bytes, -1
+	s.hasTime, s.source, s.level = r.HasTime, r.Source, r.Level
 	s.lastByte, s.nonEmpty = r.LastByte()
 	if r.HasTime && !b.zoneDone {
 		off, ok := prefixOffset(r.Raw)
