@@ -275,6 +275,12 @@ type dateCache struct {
 	n          int   // prefix length
 	k1, k2, k3 uint64
 	base       int64 // Unix ms of 00:00:00.000 of the cached local date
+	// hms holds the bytes "HH:MM:SS" of the last time of day parsed (0:
+	// none) and sec their milliseconds since midnight: records come
+	// several a second, and those of the same second need only their
+	// milliseconds parsed.
+	hms uint64
+	sec int64
 }
 
 func le64(b []byte) uint64 {
@@ -299,19 +305,40 @@ func timeOfDay(t []byte) (int64, bool) {
 	return int64((hh*3600+mi*60+ss)*1000 + ms), true
 }
 
+// timeOfDay is the function timeOfDay with the last second remembered.
+func (c *dateCache) timeOfDay(t []byte) (int64, bool) {
+	_ = t[14]
+	if k := le64(t); k != c.hms || k == 0 {
+		tod, ok := timeOfDay(t)
+		if ok {
+			c.hms, c.sec = k, tod-tod%1000
+		}
+		return tod, ok
+	}
+	if t[8] != '.' || t[12] != ' ' || t[13] != 'G' || t[14] != 'M' {
+		return 0, false
+	}
+	m3 := int(t[11] - '0')
+	ms := dig2(t[9], t[10])*10 + m3
+	if m3 > 9 || ms > 999 {
+		return 0, false
+	}
+	return c.sec + int64(ms), true
+}
+
 // match is matchPrefix with the cache in front.
 func (c *dateCache) match(b []byte) (prefixResult, int, int64) {
 	switch c.form {
 	case 1:
 		if len(b) >= form1Len && le64(b[1:]) == c.k1 && le64(b[3:]) == c.k2 && le64(b[27:]) == c.k3 && b[11] == ' ' {
-			if tod, ok := timeOfDay(b[12:]); ok {
+			if tod, ok := c.timeOfDay(b[12:]); ok {
 				return prefixYes, form1Len, c.base + tod
 			}
 			return prefixNo, 0, 0
 		}
 	case 2:
 		if n := c.n; len(b) >= n && le64(b) == c.k1 && le64(b[n-31:]) == c.k2 && le64(b[n-8:]) == c.k3 {
-			if tod, ok := timeOfDay(b[n-23:]); ok {
+			if tod, ok := c.timeOfDay(b[n-23:]); ok {
 				return prefixYes, n, c.base + tod
 			}
 			return prefixNo, 0, 0

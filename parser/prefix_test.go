@@ -105,3 +105,33 @@ func TestMatchPrefixRandom(t *testing.T) {
 		}
 	}
 }
+
+// The date cache gives what matchPrefix gives, for prefixes of the same
+// date and second as the one before and for ones that differ from it in
+// any byte.
+func TestDateCacheMatchesMatchPrefix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	zone := time.FixedZone("", 8*3600)
+	tm := time.Date(2026, 9, 10, 23, 59, 0, 0, zone)
+	junk := []byte("0123456789:. /GMT+-x\x00[]")
+	var dc dateCache
+	layout := "[2006/01/02 15:04:05.000 GMT-07:00]"
+	for range 50000 {
+		tm = tm.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		if rng.IntN(500) == 0 {
+			layout = "[Jan 2, 2006 15:04:05.000 GMT-07:00]"
+		} else if rng.IntN(500) == 0 {
+			layout = "[2006/01/02 15:04:05.000 GMT-07:00]"
+		}
+		b := tm.AppendFormat(nil, layout)
+		if rng.IntN(3) == 0 { // a byte changed: still a prefix or not
+			b[rng.IntN(len(b))] = junk[rng.IntN(len(junk))]
+		}
+		b = append(b, " text"...)
+		r, n, ms := dc.match(b)
+		wr, wn, wms := matchPrefix(b)
+		if r != wr || n != wn || ms != wms {
+			t.Fatalf("%q: cache gives (%v, %d, %d), matchPrefix (%v, %d, %d)", b, r, n, ms, wr, wn, wms)
+		}
+	}
+}
