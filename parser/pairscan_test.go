@@ -93,7 +93,8 @@ func TestPairBucketCost(t *testing.T) {
 			case 1:
 				*set = 0
 			default:
-				*set = uint16(rnd.Uint32()) & uint16(rnd.Uint32()) // about four nibbles
+				x, y := rnd.Uint32(), rnd.Uint32()
+				*set = uint16(x & y) // about four nibbles
 			}
 			if i < 2 && *set == 0xffff && rnd.IntN(2) == 0 {
 				*set = 1 << rnd.IntN(16)
