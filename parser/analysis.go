@@ -382,6 +382,8 @@ type summaryBlock struct {
 	// need not look for theirs.
 	zoneDone bool
 	lastTag  []byte // of the last record with a tag
+	// marks are those of text (blockmarks.go), nil if not marked.
+	marks *blockMarks
 	// tplMemo holds the templates of recent error lines of the block:
 	// logs repeat their error lines, and a line's template depends on the
 	// line alone.
@@ -402,7 +404,7 @@ type tplMemo struct {
 
 // reset empties b for the records of text.
 func (b *summaryBlock) reset(text []byte) {
-	b.text, b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = text, b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
+	b.text, b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag, b.marks = text, b.recs[:0], b.obs[:0], b.tpl[:0], false, nil, nil
 	// Emptying the memo is a new generation, not a clear: Analyzer.Write
 	// resets its one-record block for every record.
 	if b.memoGen++; b.memoGen == 0 {
@@ -469,11 +471,20 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	// Whether it fails a run matters only when the other two reasons do not.
 	exit := !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail
 	var mayCode bool
-	s.lines, s.failExit, mayCode = scanMessage(msg, exit)
-	// The line end trimmed off the message; the text before the message
-	// (prefix, platform header) holds none.
-	if n := len(r.Raw); n > 0 && r.Raw[n-1] == '\n' {
-		s.lines++
+	if b.marks != nil {
+		// The text before the message (prefix, platform header) holds no
+		// line end, and the message is all of Raw's but a trailing one.
+		off := int(b.offset(r.Raw))
+		s.lines = b.marks.newlines(off, off+len(r.Raw))
+		if moff := int(b.offset(msg)); b.marks.mayCode(moff, moff+len(msg)) {
+			_, s.failExit, mayCode = scanMessage(msg, exit)
+		}
+	} else {
+		s.lines, s.failExit, mayCode = scanMessage(msg, exit)
+		// The line end trimmed off the message.
+		if n := len(r.Raw); n > 0 && r.Raw[n-1] == '\n' {
+			s.lines++
+		}
 	}
 	s.lines += r.Cut.Newlines
 	if r.Level == LevelError {

@@ -85,8 +85,9 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 	for range workers {
 		wg.Go(func() {
 			var (
-				fcls classifyScratch
-				cur  *summaryBlock
+				fcls  classifyScratch
+				cur   *summaryBlock
+				marks blockMarks
 			)
 			s := NewStream(z.rules, func(r *Record) { cur.summarize(r, z.frules, &fcls) })
 			for b := range jobs {
@@ -96,7 +97,13 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 				if cap(cur.recs) == 0 { // records are ~100 bytes; spare the doublings
 					cur.recs = make([]recordSummary, 0, len(b.text)/64+1)
 				}
-				s.splitAll(b.text)
+				if useBlockMarks {
+					marks.reset(b.text)
+					cur.marks = &marks
+				}
+				s.splitAll(b.text, cur.marks)
+				// The marks are the worker's, for its next block.
+				cur.marks = nil
 				if b.skip.Bytes > 0 { // the block is one record: its head
 					last := &cur.recs[len(cur.recs)-1]
 					last.lines += b.skip.Newlines

@@ -531,11 +531,18 @@ func trimEOL(b []byte) []byte {
 // Write(p) and Flush on a new Stream would, but with every record aliasing
 // p: the records of a part are those the whole log has there (prefixes
 // are recognised from their own bytes), so parts can be split
-// concurrently.
-func (s *Stream) splitAll(p []byte) {
+// concurrently. With marks of p (m, non-nil), the prefixes are found
+// through them.
+func (s *Stream) splitAll(p []byte, m *blockMarks) {
 	start, from, curN, curMS := 0, 1, 0, int64(0)
 	for start < len(p) {
-		end, n, ms, _ := nextPrefix(p, from, &s.dc)
+		var end, n int
+		var ms int64
+		if m != nil {
+			end, n, ms = m.nextPrefix(from, &s.dc)
+		} else {
+			end, n, ms, _ = nextPrefix(p, from, &s.dc)
+		}
 		next := end
 		if end < 0 {
 			end = len(p)
