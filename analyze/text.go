@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,11 +17,11 @@ import (
 // (GMT+08:00 stays +08:00), with the offset.
 const textTimeLayout = "2006-01-02 15:04:05.000Z07:00"
 
-func textTime(ok bool, ms int64, offset int) string {
+func textTime(ok bool, ms int64, zone *time.Location) string {
 	if !ok {
 		return "-"
 	}
-	return time.UnixMilli(ms).In(time.FixedZone("", offset)).Format(textTimeLayout)
+	return time.UnixMilli(ms).In(zone).Format(textTimeLayout)
 }
 
 // utcOffset formats seconds east of UTC as "+08:00".
@@ -66,7 +67,7 @@ func writeText(w io.Writer, logs []Log) error {
 		if a.Build.Finished && a.HasTime {
 			dur = seconds(a.Build.DurationSeconds())
 		}
-		off := a.UTCOffset
+		off := time.FixedZone("", a.UTCOffset)
 		fmt.Fprintf(w, "build:   %s (result %s), %s .. %s, duration %s\n", status, a.Build.Result,
 			textTime(a.HasTime, a.Build.StartMilli, off), textTime(a.HasTime, a.Build.EndMilli, off), dur)
 		fmt.Fprintf(w, "records: %d (%s), %d lines, %d bytes\n", a.Records, levelsText(a.Levels), a.Lines, a.Bytes)
@@ -159,32 +160,46 @@ func count(n int64) string { return strconv.FormatInt(n, 10) }
 // display width so that Chinese action names (two columns per character)
 // stay aligned.
 func writeTable(w io.Writer, rows [][]string) {
+	const spaces = "                                " // 32
+	// The widths of the cells, computed once: a log can have thousands of
+	// action runs.
+	cellWidths := make([]int, 0, len(rows)*11)
 	var widths []int
 	for _, row := range rows {
 		for i, cell := range row {
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], displayWidth(cell))
+			cw := displayWidth(cell)
+			cellWidths = append(cellWidths, cw)
+			widths[i] = max(widths[i], cw)
 		}
 	}
-	var b strings.Builder
+	var line []byte
 	for _, row := range rows {
-		b.Reset()
+		line = line[:0]
 		for i, cell := range row {
-			b.WriteString(cell)
+			line = append(line, cell...)
 			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+				for pad := widths[i] - cellWidths[i] + 2; pad > 0; pad -= len(spaces) {
+					line = append(line, spaces[:min(pad, len(spaces))]...)
+				}
 			}
 		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		cellWidths = cellWidths[len(row):]
+		line = append(bytes.TrimRight(line, " "), '\n')
+		_, _ = w.Write(line)
 	}
 }
 
 // displayWidth counts East Asian wide characters as two columns.
 func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	n := i // ASCII: one column a byte
+	for _, r := range s[i:] {
 		n++
 		if isWide(r) {
 			n++
