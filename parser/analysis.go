@@ -491,7 +491,8 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 		s.msgOff, s.msgLen = b.offset(msg), int32(len(msg))
 		b.template(s, msg)
 	}
-	if r.Source == SourceOutput && bytes.HasPrefix(msg, finishedPrefix) {
+	// (The first byte first: HasPrefix is a call.)
+	if r.Source == SourceOutput && len(msg) > 0 && msg[0] == 'F' && bytes.HasPrefix(msg, finishedPrefix) {
 		rest := msg[len(finishedPrefix):]
 		n := 0
 		for n < len(rest) && isASCIILetter(rest[n]) {
@@ -501,16 +502,20 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 			s.msgOff, s.msgLen, s.statusLen = b.offset(msg), int32(len(msg)), int32(n)
 		}
 	}
-	var o failureObs
 	switch {
 	case !b.deferred:
-		o = frules.observe(r, cls)
+		b.observe(s, frules.observe(r, cls))
 	case mayCode || r.Level == LevelError:
-		o = frules.observeDeferred(r, cls, mayCode)
+		b.observe(s, frules.observeDeferred(r, cls, mayCode))
 	default:
 		// observeDeferred finds no failure point in a record of another
 		// level without a code: most records, spared the call.
 	}
+}
+
+// observe keeps the failure observation o of the record summarised in s
+// if it is a failure point.
+func (b *summaryBlock) observe(s *recordSummary, o failureObs) {
 	if o.evidence {
 		s.obs = int32(len(b.obs))
 		b.obs = append(b.obs, o)

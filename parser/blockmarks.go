@@ -148,7 +148,9 @@ func (m *blockMarks) nextPrefix(from int, dc *dateCache) (idx, n int, ms int64) 
 		return -1, 0, 0
 	}
 	w := from >> 6
-	m.markTo(w)
+	if w >= m.done {
+		m.markTo(w)
+	}
 	gm := m.words[w].gm &^ (1<<(from&63) - 1)
 	for {
 		for ; gm != 0; gm &= gm - 1 {
