@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -397,6 +398,20 @@ type anchorEntry struct {
 	off  int    // position of the anchor byte in the literal
 	lit  []byte // the literal (a copy of the slice header: one load less per check)
 	sh   *shape // for a regex rule evaluated by its shapes: the one of lit
+	// head is the literal's first eight bytes, for one comparison of a
+	// word before the whole literal's (a literal of eight bytes or more,
+	// not fold); fold is the rule's.
+	head uint64
+	fold bool
+}
+
+// newAnchorEntry returns the entry of rule i's literal lit (of shape sh).
+func newAnchorEntry(i int, cr *compiledRule, lit []byte, sh *shape) anchorEntry {
+	e := anchorEntry{rule: i, lit: lit, sh: sh, fold: cr.fold}
+	if len(lit) >= 8 {
+		e.head = binary.LittleEndian.Uint64(lit)
+	}
+	return e
 }
 
 // startEntry is a rule checked at the first byte of a message: a shape
@@ -690,10 +705,10 @@ func (r *Rules) buildPrefilter() {
 			}
 		case len(cr.shapes) > 0:
 			for _, sh := range cr.shapes {
-				items = append(items, anchorEntry{rule: i, lit: sh.lit, sh: sh})
+				items = append(items, newAnchorEntry(i, cr, sh.lit, sh))
 			}
 		case len(cr.lit) > 0:
-			items = append(items, anchorEntry{rule: i, lit: cr.lit})
+			items = append(items, newAnchorEntry(i, cr, cr.lit, nil))
 		case cr.first != nil:
 			for c := range cr.first {
 				if cr.first[c] {
@@ -934,7 +949,8 @@ func (r *Rules) classify(msg []byte, cls *classifyScratch) Level {
 // at msg[i]: a verified substring or shape lowers best, a regex whose
 // literal is present becomes a candidate.
 func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []uint64) int {
-	for _, e := range list {
+	for k := range list {
+		e := &list[k]
 		if e.rule >= best {
 			break // lists are in rule order
 		}
@@ -942,15 +958,19 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 		if s < 0 || s+len(e.lit) > len(msg) {
 			continue
 		}
+		// Most entries fail: their first eight bytes tell, without a call.
 		w := msg[s : s+len(e.lit)]
-		cr := &r.rules[e.rule]
-		if cr.fold {
+		switch {
+		case e.fold:
 			if !bytes.EqualFold(w, e.lit) {
 				continue
 			}
-		} else if string(w) != string(e.lit) {
+		case len(w) >= 8 && binary.LittleEndian.Uint64(w) != e.head:
+			continue
+		case string(w) != string(e.lit):
 			continue
 		}
+		cr := &r.rules[e.rule]
 		switch {
 		case cr.re == nil:
 		case e.sh != nil:
