@@ -53,6 +53,20 @@ func classifies(sp *stageProgress) bool {
 	return !metrics.IsFinished(sp.Status) || metrics.ResultFromStatus(sp.Status) == metrics.ResultFailure
 }
 
+// setClassify decides whether the records ls emits next are fed to its
+// classifier (classifies). While they are, the stream matches the failure
+// rules in the same scan of each message as the severity rules.
+func (p *jobPoll) setClassify(ls *liveStream) {
+	if on := classifies(ls.sp); on != ls.classify {
+		ls.classify = on
+		if on {
+			ls.s.MatchFailureRules(p.cfg.failureRules)
+		} else {
+			ls.s.MatchFailureRules(nil)
+		}
+	}
+}
+
 // commitError marks a failed commit: the working copy must be abandoned.
 type commitError struct{ err error }
 
@@ -476,7 +490,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		}
 		if page.Log != "" {
 			p.w.Bytes += uint64(len(page.Log))
-			ls.classify = classifies(sp)
+			p.setClassify(ls)
 			_, _ = ls.s.WriteString(page.Log)
 			p.mergeCounts(ls)
 			p.dirty = true
@@ -512,7 +526,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 // failed is ABORTED with an empty log) and is not observed.
 func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 	sp := ls.sp
-	ls.classify = classifies(sp)
+	p.setClassify(ls)
 	ls.s.Flush()
 	p.mergeCounts(ls)
 	sp.Stream = ls.s.State()

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -69,6 +70,46 @@ type FailureRules struct {
 	m      *Rules // the matching engine of the severity rules; rule i is cfg[i]
 	cfg    []FailureRuleConfig
 	byName map[string]int
+	// shared is the engine of these rules and the severity rules a stream
+	// uses, built on first use (sharedWith); one is kept, as a process
+	// uses one set of severity rules.
+	shared atomic.Pointer[sharedRules]
+}
+
+// sharedRules match a message against severity rules and failure rules in
+// one scan (Stream.MatchFailureRules): the rules of both compiled into one
+// engine, the severity rules first, whose match does not stop at the first
+// hit (Rules.matchSets).
+type sharedRules struct {
+	sev  *Rules
+	fail *FailureRules
+	m    *Rules
+}
+
+// sharedWith returns the shared rules of sev and f.
+func (f *FailureRules) sharedWith(sev *Rules) *sharedRules {
+	if sh := f.shared.Load(); sh != nil && sh.sev == sev {
+		return sh
+	}
+	m := &Rules{rules: slices.Concat(sev.rules, f.m.rules), shared: true, split: len(sev.rules)}
+	m.buildPrefilter()
+	sh := &sharedRules{sev: sev, fail: f, m: m}
+	f.shared.Store(sh)
+	return sh
+}
+
+// match returns the level the severity rules give msg and the failure
+// rules' match of it.
+func (sh *sharedRules) match(msg []byte, cls *classifyScratch) (Level, failureMatch) {
+	i, j := sh.m.matchSets(msg, cls)
+	lvl := LevelInfo
+	if i >= 0 {
+		lvl = sh.m.rules[i].level
+	}
+	if j >= 0 {
+		j -= sh.m.split
+	}
+	return lvl, failureMatch{rules: sh.fail, rule: j}
 }
 
 // CompileFailureRules checks and compiles rules, in order. The error names
@@ -259,7 +300,10 @@ func (f *FailureRules) observe(r *Record, cls *classifyScratch) failureObs {
 		// step's script ("command:...", "input json :{...}"): not evidence.
 		return failureObs{}
 	}
-	rule := f.m.match(msg, cls)
+	rule := r.failure.rule
+	if r.failure.rules != f {
+		rule = f.m.match(msg, cls)
+	}
 	isErr := r.Level == LevelError
 	if rule < 0 && !isErr {
 		return failureObs{}

@@ -114,10 +114,13 @@ func FuzzRestore(f *testing.F) {
 	})
 }
 
+// classifySeeds are the seed messages of FuzzClassify and FuzzSharedMatch.
+var classifySeeds = []string{"[INFO] BUILD FAILURE", "+ echo 'error: x'", "npm ERR! x", "FAIL\tx", "x exit code 3", "Warning: x", "a:b]c"}
+
 // FuzzClassify: the prefiltered classification equals trying every default
 // rule in order.
 func FuzzClassify(f *testing.F) {
-	for _, s := range []string{"[INFO] BUILD FAILURE", "+ echo 'error: x'", "npm ERR! x", "FAIL\tx", "x exit code 3", "Warning: x", "a:b]c"} {
+	for _, s := range classifySeeds {
 		f.Add([]byte(s))
 	}
 	rules := DefaultRuleConfigs()

@@ -102,6 +102,18 @@ type Record struct {
 	// MaxCarriedBytes (Raw keeps its first MaxCarriedBytes); zero for every
 	// other record.
 	Cut RecordCut
+	// failure is what the failure rules matched in Message, when the
+	// stream matched them in the scan of the severity rules
+	// (Stream.MatchFailureRules); a FailureClassifier with those rules
+	// takes it instead of matching again.
+	failure failureMatch
+}
+
+// failureMatch is the first failure rule of rules that matched a record's
+// message (-1: none); rules is nil when the message was not matched.
+type failureMatch struct {
+	rules *FailureRules
+	rule  int
 }
 
 // RecordCut describes the bytes of a record that were not kept.

@@ -58,6 +58,11 @@ type Rules struct {
 	scan         anchorScanner // finds all anchor bytes in one pass
 	pairs        *pairEngine   // with AVX2: finds the literals by pairs instead
 	hasCand      bool          // some rule needs package regexp
+	// shared is set for the rules of a sharedRules: two lists in one,
+	// rules [0, split) and [split, n), each with its own first match
+	// (matchSets).
+	shared bool
+	split  int
 }
 
 type compiledRule struct {
@@ -490,9 +495,11 @@ func (g *anchorGroup) add(t *[256]uint16, c byte, e anchorEntry) {
 	g.lists[t[c]-1] = append(l, e)
 }
 
-// classifyScratch holds per-Stream scratch space for classify.
+// classifyScratch holds per-Stream scratch space for classify, and the
+// shared rules of a stream that also matches failure rules.
 type classifyScratch struct {
-	cand []uint64
+	cand   []uint64
+	shared *sharedRules
 }
 
 // DefaultRuleConfigs returns the documented default severity rules
@@ -981,6 +988,12 @@ func (r *Rules) checkHits(list []anchorEntry, msg []byte, i, best int, cand []ui
 			cand[e.rule>>6] |= 1 << (e.rule & 63)
 			continue
 		}
+		if r.shared {
+			// A hit of one list must not end the search for the other's:
+			// it is noted, and matchSets picks each list's first.
+			cand[e.rule>>6] |= 1 << (e.rule & 63)
+			continue
+		}
 		best = e.rule
 	}
 	return best
@@ -1063,16 +1076,7 @@ func (r *Rules) match(msg []byte, cls *classifyScratch) int {
 	}
 	var cand []uint64
 	if r.hasCand {
-		words := (n + 63) / 64
-		if cap(cls.cand) < words {
-			cls.cand = make([]uint64, words)
-		}
-		cand = cls.cand[:words]
-		if words == 1 {
-			cand[0] = 0 // clear() would call memclr for one word
-		} else {
-			clear(cand)
-		}
+		cand = cls.candidates(n)
 	}
 	best := n
 	if len(msg) > 0 {
@@ -1111,6 +1115,67 @@ func (r *Rules) match(msg []byte, cls *classifyScratch) int {
 		}
 	}
 	return ruleOrNone(best, n)
+}
+
+// matchSets is match for shared rules: the first rule of each list that
+// matches msg, [0, split) and [split, n), or -1 for a list with none. The
+// scan of msg is the one match makes, but it does not stop at a hit: every
+// hit is noted in the candidates, and so is every rule a regex decides.
+func (r *Rules) matchSets(msg []byte, cls *classifyScratch) (int, int) {
+	n := len(r.rules)
+	if n == 0 {
+		return -1, -1
+	}
+	cand := cls.candidates(n)
+	if len(msg) > 0 {
+		for _, e := range r.startBy[msg[0]] {
+			if e.sh == nil && bytes.HasPrefix(msg, e.prefix) || e.sh != nil && e.sh.at(msg, 0) {
+				cand[e.rule>>6] |= 1 << (e.rule & 63)
+			}
+		}
+	}
+	if r.pairs != nil {
+		r.scanPairs(msg, n, cand)
+	}
+	if len(r.groups) > 0 {
+		r.scanAnchors(msg, n, cand)
+	}
+	for _, i := range r.always {
+		cand[i>>6] |= 1 << (i & 63)
+	}
+	// The noted rules in order: the first of each list that is verified
+	// or whose regex matches. Most messages have none.
+	first := -1
+	for w, bitsw := range cand {
+		for ; bitsw != 0; bitsw &= bitsw - 1 {
+			i := w*64 + bits.TrailingZeros64(bitsw)
+			if i < r.split && first >= 0 {
+				continue // the first list is decided
+			}
+			if cr := &r.rules[i]; cr.re == nil || len(cr.shapes) > 0 || cr.hasNeeds(msg) && cr.re.Match(msg) {
+				if i >= r.split {
+					return first, i
+				}
+				first = i
+			}
+		}
+	}
+	return first, -1
+}
+
+// candidates returns cls's bit set of candidate rules for n rules, cleared.
+func (cls *classifyScratch) candidates(n int) []uint64 {
+	words := (n + 63) / 64
+	if cap(cls.cand) < words {
+		cls.cand = make([]uint64, words)
+	}
+	cand := cls.cand[:words]
+	if words == 1 {
+		cand[0] = 0 // clear() would call memclr for one word
+	} else {
+		clear(cand)
+	}
+	return cand
 }
 
 func ruleOrNone(best, n int) int {

@@ -110,10 +110,11 @@ func naive(rules []RuleConfig, res []*regexp.Regexp, msg []byte) int {
 	return -1
 }
 
-// The prefilter never changes the result: random messages built from rule
-// literals, near misses and noise classify like the naive evaluation, with
-// both engines (pairs with AVX2, single anchor bytes without).
-func TestPrefilterEqualsNaive(t *testing.T) {
+// customRuleConfigs are the default severity rules and more that exercise
+// the corners of the engine: a case-folded literal, a regex without a
+// literal, case folds outside ASCII, U+FFFD, and over 64 rules (a
+// candidate set of several words).
+func customRuleConfigs() []RuleConfig {
 	custom := append(DefaultRuleConfigs(),
 		RuleConfig{Name: "ci-error", Regex: `(?i)build step: error`, Level: "error"},
 		RuleConfig{Name: "no-literal", Regex: `[0-9]{3}x`, Level: "warning"},
@@ -132,6 +133,14 @@ func TestPrefilterEqualsNaive(t *testing.T) {
 		custom = append(custom, RuleConfig{Name: fmt.Sprintf("r%d", i), Regex: fmt.Sprintf(`tok%d\b`, i), Level: "debug"})
 	}
 	custom = append(custom, RuleConfig{Name: "late", Match: "LATE!", Level: "error"})
+	return custom
+}
+
+// The prefilter never changes the result: random messages built from rule
+// literals, near misses and noise classify like the naive evaluation, with
+// both engines (pairs with AVX2, single anchor bytes without).
+func TestPrefilterEqualsNaive(t *testing.T) {
+	custom := customRuleConfigs()
 	for _, rules := range [][]RuleConfig{DefaultRuleConfigs(), custom} {
 		compiled, err := CompileRules(rules)
 		if err != nil {
@@ -358,8 +367,10 @@ func TestShapesOf(t *testing.T) {
 }
 
 // BenchmarkMatch times the matching engine alone: every message of the
-// fixtures and the failure corpus through the severity rules and through
-// the failure rules (MB/s of message text).
+// fixtures and the failure corpus through the severity rules, through the
+// failure rules, through both one after the other and through both in one
+// scan (sharedRules, what a Stream told MatchFailureRules does) (MB/s of
+// message text).
 //
 //	go test -run X -bench Match -count 5 ./parser
 func BenchmarkMatch(b *testing.B) {
@@ -368,17 +379,27 @@ func BenchmarkMatch(b *testing.B) {
 	for _, m := range msgs {
 		size += len(m)
 	}
+	sev, fail := DefaultRules(), DefaultFailureRules()
+	shared := fail.sharedWith(sev)
 	for _, tc := range []struct {
 		name  string
-		rules *Rules
-	}{{"severity", DefaultRules()}, {"failure", DefaultFailureRules().m}} {
+		match func([]byte, *classifyScratch) int
+	}{
+		{"severity", sev.match},
+		{"failure", fail.m.match},
+		{"both-separate", func(m []byte, cls *classifyScratch) int { return sev.match(m, cls) + fail.m.match(m, cls) }},
+		{"both-shared", func(m []byte, cls *classifyScratch) int {
+			lvl, f := shared.match(m, cls)
+			return int(lvl) + f.rule
+		}},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(size))
 			var cls classifyScratch
 			n := 0
 			for b.Loop() {
 				for _, m := range msgs {
-					n += tc.rules.match(m, &cls)
+					n += tc.match(m, &cls)
 				}
 			}
 			_ = n
@@ -386,9 +407,9 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
-// fixtureMessages returns the messages of every record of the fixtures and
-// the failure corpus.
-func fixtureMessages(tb testing.TB) [][]byte {
+// fixtureAndCorpusLogs returns the fixtures and the logs of the failure
+// corpus, by path.
+func fixtureAndCorpusLogs(tb testing.TB) map[string][]byte {
 	logs := fixtures(tb)
 	corpus, err := filepath.Glob("testdata/failures/*.log")
 	if err != nil || len(corpus) == 0 {
@@ -401,8 +422,14 @@ func fixtureMessages(tb testing.TB) [][]byte {
 		}
 		logs[p] = b
 	}
+	return logs
+}
+
+// fixtureMessages returns the messages of every record of the fixtures and
+// the failure corpus.
+func fixtureMessages(tb testing.TB) [][]byte {
 	var msgs [][]byte
-	for _, data := range logs {
+	for _, data := range fixtureAndCorpusLogs(tb) {
 		s := NewStream(nil, func(r *Record) { msgs = append(msgs, slices.Clone(r.Message)) })
 		s.Write(data)
 		s.Flush()
@@ -413,7 +440,9 @@ func fixtureMessages(tb testing.TB) [][]byte {
 // BenchmarkClassifierCost times, back to back in every iteration, a Stream
 // alone and a Stream feeding a FailureClassifier on the real pytest fixture,
 // and reports their ratio (with-classifier time over stream time): the
-// failure rules' match is most of the difference.
+// failure rules' match is most of the difference. In the shared variant
+// the stream matches the failure rules in its scan of the severity rules
+// (MatchFailureRules), as the collector's streams do.
 //
 //	go test -run X -bench ClassifierCost -benchtime 2000x ./parser
 func BenchmarkClassifierCost(b *testing.B) {
@@ -421,17 +450,24 @@ func BenchmarkClassifierCost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	backToBack(b, len(data), "stream", func() {
-		s := NewStream(nil, func(*Record) {})
-		s.Write(data)
-		s.Flush()
-	}, "classifier", func() {
-		c := NewFailureClassifier(nil)
-		s := NewStream(nil, c.Record)
-		s.Write(data)
-		s.Flush()
-		_ = c.Result()
-	}, "ratio")
+	for _, shared := range []bool{false, true} {
+		b.Run(fmt.Sprintf("shared=%v", shared), func(b *testing.B) {
+			backToBack(b, len(data), "stream", func() {
+				s := NewStream(nil, func(*Record) {})
+				s.Write(data)
+				s.Flush()
+			}, "classifier", func() {
+				c := NewFailureClassifier(nil)
+				s := NewStream(nil, c.Record)
+				if shared {
+					s.MatchFailureRules(DefaultFailureRules())
+				}
+				s.Write(data)
+				s.Flush()
+				_ = c.Result()
+			}, "ratio")
+		})
+	}
 }
 
 // A regex that runs only after its literal was found is skipped when the

@@ -75,6 +75,19 @@ func NewStream(rules *Rules, emit func(*Record)) *Stream {
 	return &Stream{rules: rules, emit: emit}
 }
 
+// MatchFailureRules makes the stream match the message of every output
+// record it emits from now on against f in the same scan as the severity
+// rules, so that a FailureClassifier using f takes the result instead of
+// scanning the message a second time. nil stops it. The records are the
+// same either way; only the work moves.
+func (s *Stream) MatchFailureRules(f *FailureRules) {
+	if f == nil {
+		s.cls.shared = nil
+		return
+	}
+	s.cls.shared = f.sharedWith(s.rules)
+}
+
 // Write feeds the next chunk of the log and emits every record it completes.
 // It never returns an error.
 func (s *Stream) Write(p []byte) (int, error) {
@@ -352,6 +365,7 @@ func parseAfterPrefix(rules *Rules, buf []byte, start, end, n int, ms int64, r *
 			r.Tag, r.Action, r.ActionID = nil, nil, nil
 		}
 		r.Message = trimEOL(rest[m:])
+		r.failure.rules = nil
 		return
 	}
 	r.Source, r.Tag, r.Action, r.ActionID = SourceOutput, nil, nil, nil
@@ -359,7 +373,12 @@ func parseAfterPrefix(rules *Rules, buf []byte, start, end, n int, ms int64, r *
 		rest = rest[1:]
 	}
 	r.Message = trimEOL(rest)
+	if sh := cls.shared; sh != nil {
+		r.Level, r.failure = sh.match(r.Message, cls)
+		return
+	}
 	r.Level = rules.classify(r.Message, cls)
+	r.failure.rules = nil
 }
 
 // splitTag returns the DISPLAY and the action id of a TAG (docs/parser.md):
