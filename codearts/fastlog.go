@@ -2,8 +2,10 @@ package codearts
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Log pages are nearly all the bytes the client reads. encoding/json reads
@@ -254,8 +256,10 @@ func plainRun(b []byte) int {
 		bslash := x ^ (swarOnes * '\\')
 		// A zero byte in quote/bslash, a byte below 0x20, or a high bit.
 		t := ((quote - swarOnes) &^ quote) | ((bslash - swarOnes) &^ bslash) | (x - swarOnes*0x20) | x
-		if t&swarHighs != 0 {
-			break
+		// Borrows carry only upwards, so the lowest flagged byte is
+		// exact (higher ones may be false): no byte loop to find it.
+		if m := t & swarHighs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
 	for ; i < len(b); i++ {
@@ -301,7 +305,12 @@ func (d *fastDecoder) str() (string, bool) {
 			if out == nil {
 				s = string(d.b[start:d.i])
 			} else {
-				s = string(append(out, d.b[start:d.i]...))
+				// out is this string's own allocation, sized for the
+				// rest of the body and never written again: it becomes
+				// the string without a second copy (as strings.Builder
+				// does). A log page is most of the bytes decoded.
+				out = append(out, d.b[start:d.i]...)
+				s = unsafe.String(unsafe.SliceData(out), len(out))
 			}
 			d.i++
 			return s, true

@@ -202,3 +202,38 @@ func BenchmarkLogDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestPlainRunStopsAtFirstSpecial checks the word-at-a-time scan against
+// its definition for every byte value at every offset of a word, after
+// every other byte value just before it: a borrow from a byte below 0x20
+// or an equal byte must not move the stop to a later byte.
+func TestPlainRunStopsAtFirstSpecial(t *testing.T) {
+	plain := func(c byte) bool { return c != '"' && c != '\\' && c >= 0x20 && c < 0x80 }
+	want := func(b []byte) int {
+		for i, c := range b {
+			if !plain(c) {
+				return i
+			}
+		}
+		return len(b)
+	}
+	buf := make([]byte, 24)
+	for pos := 0; pos < 17; pos++ {
+		for c := 0; c < 256; c++ {
+			for _, next := range []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 'a'} {
+				for i := range buf {
+					buf[i] = 'x'
+				}
+				buf[pos] = byte(c)
+				if pos+1 < len(buf) {
+					buf[pos+1] = next
+				}
+				for _, b := range [][]byte{buf, buf[:pos+1], buf[:pos+2]} {
+					if got, w := plainRun(b), want(b); got != w {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, w)
+					}
+				}
+			}
+		}
+	}
+}
