@@ -214,7 +214,8 @@ func New(o Options) (*Client, error) {
 		if a.AccessKey == "" || a.SecretKey == "" {
 			return nil, errors.New("codearts: AK/SK auth needs both access key and secret key")
 		}
-		c.signer = &Signer{AccessKey: a.AccessKey, SecretKey: a.SecretKey, ProjectID: o.ProjectID, SecurityToken: a.SecurityToken}
+		c.signer = &Signer{AccessKey: a.AccessKey, SecretKey: a.SecretKey, ProjectID: o.ProjectID, SecurityToken: a.SecurityToken,
+			macs: newMACPool(a.SecretKey)}
 	} else if a.SecurityToken != "" {
 		return nil, errors.New("codearts: a security token needs an access key and secret key")
 	}

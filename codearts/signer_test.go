@@ -306,3 +306,39 @@ func TestParseAuthorizationSortsSignedHeaders(t *testing.T) {
 		t.Errorf("signed headers %v", signed)
 	}
 }
+
+// TestSignReusedMACs checks that a Signer whose HMAC states are reused
+// (as the Client's are) gives worked example A's signature every time, and
+// the same signatures as a Signer without them for other dates and bodies:
+// a state not reset between signatures would sign the previous string too.
+func TestSignReusedMACs(t *testing.T) {
+	pooled := exSigner()
+	pooled.macs = newMACPool(exSK)
+	const wantA = "SDK-HMAC-SHA256 Access=HWEXAMPLEAKQ7Z2M9XPL, SignedHeaders=host;x-project-id;x-sdk-date, Signature=24e7fb96853af138f990631849a0b0d11020b9a0e1057c09ea7e71218aa8f3c5"
+	for i := range 5 {
+		req, err := http.NewRequest(http.MethodGet, "https://"+exHost+"/v1/log/task/step?job_id=901878212b1a49be9c1a1054c272762a&build_no=12&step_id=81&start_offset=0&end_offset=0&size=1000", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pooled.Sign(req, nil, exDate); err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Header.Get("Authorization"); got != wantA {
+			t.Fatalf("signature %d: %s\nwant %s", i, got, wantA)
+		}
+		for _, body := range [][]byte{nil, []byte(`{"page":1}`)} {
+			when := exDate.Add(time.Duration(i) * time.Minute)
+			r1, _ := http.NewRequest(http.MethodPost, "https://"+exHost+"/v3/jobs/list", nil)
+			r2, _ := http.NewRequest(http.MethodPost, "https://"+exHost+"/v3/jobs/list", nil)
+			if err := pooled.Sign(r1, body, when); err != nil {
+				t.Fatal(err)
+			}
+			if err := exSigner().Sign(r2, body, when); err != nil {
+				t.Fatal(err)
+			}
+			if a, b := r1.Header.Get("Authorization"), r2.Header.Get("Authorization"); a != b {
+				t.Fatalf("reused states sign %q, a new one %q", a, b)
+			}
+		}
+	}
+}
