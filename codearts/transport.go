@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"time"
@@ -79,20 +80,10 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return t.fallback.RoundTrip(req)
 	}
-	ctx, orig := req.Context(), req
+	ctx := req.Context()
 	// Transparent gzip as net/http does it: asked for only when the
 	// caller did not ask for an encoding itself, decoded here.
-	gz := false
-	if req.Method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" {
-		gz = true
-		r2 := *req
-		r2.Header = make(http.Header, len(req.Header)+1)
-		for k, v := range req.Header {
-			r2.Header[k] = v
-		}
-		r2.Header["Accept-Encoding"] = acceptGzip
-		req = &r2
-	}
+	gz := req.Method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
 	for retried := false; ; retried = true {
 		pc, err := t.get(ctx, key)
 		if err != nil {
@@ -101,7 +92,7 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := pc.roundTrip(ctx, req, gz)
 		if err == nil {
-			resp.Request = orig
+			resp.Request = req
 			return resp, nil
 		}
 		// A kept-alive connection the server closed while it was idle
@@ -303,7 +294,7 @@ func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, gz bool
 		}
 		return err
 	}
-	err := req.Write(pc.bw)
+	err := writeRequest(pc.bw, req, gz)
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -351,6 +342,184 @@ func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, gz bool
 		resp.Uncompressed = true
 	}
 	return resp, nil
+}
+
+// writeRequest writes req, with Accept-Encoding: gzip added when gz. A
+// GET or HEAD without a body — every page read — is written directly;
+// anything else goes through http.Request.Write, on a copy of req when
+// the header is added (a RoundTripper must not change its request).
+func writeRequest(w *bufio.Writer, req *http.Request, gz bool) error {
+	if writeBare(w, req, gz) {
+		return nil
+	}
+	if gz {
+		r2 := *req
+		r2.Header = make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			r2.Header[k] = v
+		}
+		r2.Header["Accept-Encoding"] = acceptGzip
+		req = &r2
+	}
+	return req.Write(w)
+}
+
+// writeBare writes req as http.Request.Write would (TestWriteBareAsNetHTTP),
+// without its allocations, header sorting and value rewriting, and reports
+// whether it did. It declines, having written nothing, what it does not
+// write the same way: a body, a client trace, a URL, host or header that
+// Request.Write would reject, escape, trim or rewrite.
+func writeBare(w *bufio.Writer, req *http.Request, gz bool) bool {
+	u := req.URL
+	if (req.Method != http.MethodGet && req.Method != http.MethodHead) ||
+		(req.Body != nil && req.Body != http.NoBody) || req.ContentLength != 0 ||
+		len(req.TransferEncoding) != 0 || len(req.Trailer) != 0 || req.Close ||
+		u.Opaque != "" || httptrace.ContextClientTrace(req.Context()) != nil {
+		return false
+	}
+	host := req.Host
+	if host == "" {
+		host = u.Host
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if !plainHost(host) || !plainText(path) || !plainText(u.RawQuery) {
+		return false
+	}
+	// Built in one pass into a buffer on the stack, and written only
+	// once every part is known to be plain.
+	var a [1024]byte
+	b := append(a[:0], req.Method...)
+	b = append(b, ' ')
+	b = append(b, path...)
+	if u.ForceQuery || u.RawQuery != "" {
+		b = append(b, '?')
+		b = append(b, u.RawQuery...)
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
+	ua := false
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+			return false
+		case "User-Agent":
+			ua = true
+			if len(vv) == 0 || vv[0] == "" {
+				continue // none is sent
+			}
+			vv = vv[:1]
+		case "Accept-Encoding":
+			if gz {
+				continue // gz's replaces it, as in writeRequest
+			}
+		}
+		if !plainName(k) {
+			return false
+		}
+		for _, v := range vv {
+			if !plainValue(v) {
+				return false
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if !ua {
+		b = append(b, "User-Agent: Go-http-client/1.1\r\n"...)
+	}
+	if gz {
+		b = append(b, "Accept-Encoding: gzip\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	_, _ = w.Write(b) // a write error is the Flush's
+	return true
+}
+
+// plainHost reports whether h is a host[:port] that Request.Write sends as
+// it is: ASCII letters, digits, '.', '-', ':', '[' and ']' (no zone, no
+// internationalised name).
+func plainHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if plainBytes[h[i]]&inHost == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainName reports whether k is a header name Request.Write sends as it
+// is: a token (RFC 9110) of letters, digits and '-'.
+func plainName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if plainBytes[k[i]]&inName == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainBytes classifies the bytes of plainHost and plainName.
+var plainBytes = func() (t [256]uint8) {
+	for c := '0'; c <= 'z'; c++ {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			t[c] = inHost | inName
+		}
+	}
+	t['-'] = inHost | inName
+	for _, c := range ".:[]" {
+		t[c] = inHost
+	}
+	return t
+}()
+
+const (
+	inHost = 1 << iota
+	inName
+)
+
+// plainText reports whether s holds only printable ASCII other than space.
+func plainText(s string) bool { return printableFrom(s, '!') }
+
+// plainValue reports whether v is a header value Request.Write sends as it
+// is: printable ASCII and spaces, not starting or ending with a space.
+func plainValue(v string) bool {
+	if v != "" && (v[0] == ' ' || v[len(v)-1] == ' ') {
+		return false
+	}
+	return printableFrom(v, ' ')
+}
+
+// printableFrom reports whether every byte of s is in [lo, '~'] (lo <
+// 0x80), eight bytes at a time: a byte below lo borrows into its high bit,
+// '~'+1 carries into it, and a byte of 0x80 or more has it already.
+func printableFrom(s string, lo byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if ((x-ones*uint64(lo))|x|(x+ones))&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < lo || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // errHeaderTooLong is headerLimit's error.

@@ -502,3 +502,149 @@ func TestClientOverTLS(t *testing.T) {
 		t.Errorf("%d connections, want 1", n)
 	}
 }
+
+// TestWriteBareAsNetHTTP checks that a request writeRequest sends is, read
+// back by the server side's http.ReadRequest, the request http.Request.Write
+// sends (with Accept-Encoding: gzip added as RoundTrip adds it), whether
+// writeBare wrote it or declined it; and that it declines what it must.
+func TestWriteBareAsNetHTTP(t *testing.T) {
+	type tc struct {
+		name  string
+		bare  bool // writeBare writes it
+		build func() *http.Request
+	}
+	get := func(rawURL string, hdr ...string) func() *http.Request {
+		return func() *http.Request {
+			req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Add(hdr[i], hdr[i+1])
+			}
+			return req
+		}
+	}
+	page := "http://127.0.0.1:8080/v1/log/task/page?build_no=12&job_id=abc&size=1000&start_offset=0"
+	cases := []tc{
+		{"page read", true, get(page, "Accept", "application/json", "User-Agent", "codearts_build_exporter/1",
+			"X-Sdk-Date", "20250626T062332Z", "Authorization", "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature=ab")},
+		{"default user agent", true, get(page)},
+		{"empty user agent", true, get(page, "User-Agent", "")},
+		{"repeated header", true, get(page, "X-A", "1", "X-A", "2")},
+		{"no path", true, get("http://example.com")},
+		{"escaped path", true, get("http://example.com/a%20b/c?x=%2F")},
+		{"force query", true, get("http://example.com/a?")},
+		{"caller's Accept-Encoding", true, get(page, "Accept-Encoding", "identity")},
+		{"empty Accept-Encoding", true, get(page, "Accept-Encoding", "")},
+		{"Range", true, get(page, "Range", "bytes=0-9")},
+		{"head", true, func() *http.Request { r := get(page)(); r.Method = http.MethodHead; return r }},
+		{"Host override", true, func() *http.Request { r := get(page)(); r.Host = "api.example.com:443"; return r }},
+		{"IPv6 host", true, get("http://[::1]:8080/x")},
+		{"header value with newline", false, get(page, "X-A", "a\r\nX-Injected: 1")},
+		{"header value with spaces around", false, get(page, "X-A", " a ")},
+		{"header name with underscore", false, get(page, "X_A", "1")},
+		{"non-ASCII header value", false, get(page, "X-A", "é")},
+		{"Host header", false, get(page, "Host", "other.example.com")},
+		{"IPv6 zone", false, get("http://[fe80::1%25eth0]:8080/x")},
+		{"internationalised host", false, get("http://bücher.example/x")},
+		{"close", false, func() *http.Request { r := get(page)(); r.Close = true; return r }},
+		{"post", false, func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, page, strings.NewReader(`{"a":1}`))
+			return r
+		}},
+		{"opaque URL", false, func() *http.Request { r := get(page)(); r.URL.Opaque = "//127.0.0.1:8080/v1/x"; return r }},
+	}
+	read := func(t *testing.T, b []byte) *http.Request {
+		t.Helper()
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			t.Fatalf("%v reading back:\n%s", err, b)
+		}
+		return r
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := c.build()
+			gz := req.Method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+			before := req.Header.Clone()
+
+			var bare bytes.Buffer
+			bw := bufio.NewWriter(&bare)
+			wrote := writeBare(bw, req, gz)
+			_ = bw.Flush()
+			if wrote != c.bare {
+				t.Fatalf("writeBare wrote it: %v, want %v", wrote, c.bare)
+			}
+			if !wrote && bare.Len() != 0 {
+				t.Fatalf("writeBare declined after writing %q", bare.String())
+			}
+
+			var got, want bytes.Buffer
+			bw = bufio.NewWriter(&got)
+			if err := writeRequest(bw, c.build(), gz); err != nil {
+				t.Fatal(err)
+			}
+			_ = bw.Flush()
+			ref := c.build()
+			if gz {
+				ref.Header.Set("Accept-Encoding", "gzip")
+			}
+			if err := ref.Write(&want); err != nil {
+				t.Fatal(err)
+			}
+			g, w := read(t, got.Bytes()), read(t, want.Bytes())
+			if g.Method != w.Method || g.RequestURI != w.RequestURI || g.Host != w.Host || g.Proto != w.Proto {
+				t.Errorf("request line and host:\n%s\nwant:\n%s", got.String(), want.String())
+			}
+			if !equalHeaders(g.Header, w.Header) {
+				t.Errorf("headers %v, want %v", g.Header, w.Header)
+			}
+			if !equalHeaders(req.Header, before) {
+				t.Errorf("writeBare changed the request's header: %v, was %v", req.Header, before)
+			}
+		})
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok || strings.Join(av, "\x00") != strings.Join(bv, "\x00") || len(av) != len(bv) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPrintableFrom checks the word-at-a-time check against its definition
+// for every byte value at every offset of a word, before and after bytes
+// that borrow or carry.
+func TestPrintableFrom(t *testing.T) {
+	buf := []byte(strings.Repeat("x", 20))
+	for _, lo := range []byte{' ', '!'} {
+		for pos := 0; pos < len(buf); pos++ {
+			for c := 0; c < 256; c++ {
+				for _, next := range []byte{0, lo - 1, lo, '~', 0x7f, 0xff, 'x'} {
+					b := append([]byte(nil), buf...)
+					b[pos] = byte(c)
+					if pos+1 < len(b) {
+						b[pos+1] = next
+					}
+					want := true
+					for _, x := range b {
+						if x < lo || x > '~' {
+							want = false
+						}
+					}
+					if got := printableFrom(string(b), lo); got != want {
+						t.Fatalf("printableFrom(%q, %q) = %v, want %v", b, lo, got, want)
+					}
+				}
+			}
+		}
+	}
+}
