@@ -14,7 +14,7 @@ import (
 // parser that consumes the text is some fifty times faster than that. So
 // the answer of ShowActionInfo/ShowConsoleInfo has its own decoder for
 // the form the service sends: one pass over the body, strings found with
-// word-at-a-time scans and unescaped into one buffer.
+// vector or word-at-a-time scans (plainRun) and unescaped into one buffer.
 //
 // It declines (ok false) anything it is not sure to decode exactly as
 // encoding/json with the types of types.go would: keys that differ from
@@ -246,42 +246,26 @@ const (
 	swarHighs = 0x8080808080808080
 )
 
-// plainRun returns the length of the run at the start of b that holds no
-// '"', '\\', control character or non-ASCII byte, eight bytes at a time.
-func plainRun(b []byte) int {
+// plainRunWords is plainRun eight bytes at a time.
+func plainRunWords(b []byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
 		quote := x ^ (swarOnes * '"')
 		bslash := x ^ (swarOnes * '\\')
-		// A zero byte in quote/bslash, a byte below 0x20, or a high bit.
-		t := ((quote - swarOnes) &^ quote) | ((bslash - swarOnes) &^ bslash) | (x - swarOnes*0x20) | x
-		// Borrows carry only upwards, so the lowest flagged byte is
-		// exact (higher ones may be false): no byte loop to find it.
+		// A zero byte in quote or bslash, or a byte below 0x20; "&^ x"
+		// drops the high bytes. Borrows carry only upwards, so the
+		// lowest flagged byte is exact (higher ones may be false).
+		t := ((quote - swarOnes) &^ quote) | ((bslash - swarOnes) &^ bslash) | ((x - swarOnes*0x20) &^ x)
 		if m := t & swarHighs; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
 	for ; i < len(b); i++ {
 		c := b[i]
-		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+		if c == '"' || c == '\\' || c < 0x20 {
 			break
 		}
-	}
-	return i
-}
-
-// highRun returns the length of the run at the start of b of bytes of 0x80
-// and above, eight bytes at a time.
-func highRun(b []byte) int {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&swarHighs != swarHighs {
-			break
-		}
-	}
-	for i < len(b) && b[i] >= 0x80 {
-		i++
 	}
 	return i
 }
@@ -292,7 +276,7 @@ func (d *fastDecoder) str() (string, bool) {
 		return "", false
 	}
 	var out []byte // nil while no escape was seen
-	start := d.i
+	start, raw := d.i, d.i
 	for {
 		d.i += plainRun(d.b[d.i:])
 		if d.i >= len(d.b) {
@@ -301,6 +285,12 @@ func (d *fastDecoder) str() (string, bool) {
 		c := d.b[d.i]
 		switch {
 		case c == '"':
+			// The string's bytes of 0x80 and above are valid UTF-8
+			// exactly when its text as sent is: escapes are ASCII, and
+			// what they decode to is whole characters.
+			if !utf8.Valid(d.b[raw:d.i]) {
+				return "", false // encoding/json would replace them
+			}
 			var s string
 			if out == nil {
 				s = string(d.b[start:d.i])
@@ -332,16 +322,8 @@ func (d *fastDecoder) str() (string, bool) {
 			out = utf8.AppendRune(out, r)
 			d.i += n
 			start = d.i
-		case c < 0x20:
+		default: // a control character
 			return "", false
-		default: // non-ASCII: valid UTF-8 passes, anything else is declined
-			// A valid sequence holds no ASCII byte, so the run of bytes of
-			// 0x80 and above is valid exactly when each of its characters is.
-			n := highRun(d.b[d.i:])
-			if !utf8.Valid(d.b[d.i : d.i+n]) {
-				return "", false
-			}
-			d.i += n
 		}
 	}
 }

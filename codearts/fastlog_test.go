@@ -203,12 +203,13 @@ func BenchmarkLogDecode(b *testing.B) {
 	}
 }
 
-// TestPlainRunStopsAtFirstSpecial checks the word-at-a-time scan against
-// its definition for every byte value at every offset of a word, after
-// every other byte value just before it: a borrow from a byte below 0x20
-// or an equal byte must not move the stop to a later byte.
+// TestPlainRunStopsAtFirstSpecial checks plainRun (vector code on amd64)
+// and the word-at-a-time plainRunWords against their definition, for every
+// byte value at every offset of inputs that end inside and outside a
+// block, after every other kind of byte just before it: a borrow from a
+// byte below 0x20 or an equal byte must not move the stop to a later byte.
 func TestPlainRunStopsAtFirstSpecial(t *testing.T) {
-	plain := func(c byte) bool { return c != '"' && c != '\\' && c >= 0x20 && c < 0x80 }
+	plain := func(c byte) bool { return c != '"' && c != '\\' && c >= 0x20 }
 	want := func(b []byte) int {
 		for i, c := range b {
 			if !plain(c) {
@@ -217,20 +218,25 @@ func TestPlainRunStopsAtFirstSpecial(t *testing.T) {
 		}
 		return len(b)
 	}
-	buf := make([]byte, 24)
-	for pos := 0; pos < 17; pos++ {
+	buf := make([]byte, 70)
+	for pos := 0; pos < len(buf); pos++ {
 		for c := 0; c < 256; c++ {
 			for _, next := range []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 'a'} {
 				for i := range buf {
-					buf[i] = 'x'
+					buf[i] = "xé"[i%3] // ASCII and the bytes of é
 				}
 				buf[pos] = byte(c)
 				if pos+1 < len(buf) {
 					buf[pos+1] = next
 				}
-				for _, b := range [][]byte{buf, buf[:pos+1], buf[:pos+2]} {
-					if got, w := plainRun(b), want(b); got != w {
+				for _, n := range []int{pos + 1, pos + 2, 16, 17, 31, 32, 33, 47, len(buf)} {
+					b := buf[:min(n, len(buf))]
+					w := want(b)
+					if got := plainRun(b); got != w {
 						t.Fatalf("plainRun(%q) = %d, want %d", b, got, w)
+					}
+					if got := plainRunWords(b); got != w {
+						t.Fatalf("plainRunWords(%q) = %d, want %d", b, got, w)
 					}
 				}
 			}
