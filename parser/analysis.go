@@ -684,12 +684,23 @@ func (z *Analyzer) classify(o *failureObs, line, off, size int64, partly bool, r
 		}
 		c = *pc
 	}
-	c.apply(o, line)
+	if o.evidence {
+		c.apply(o, line)
+	} else {
+		c.st.Seq++ // all apply does for a record that is no failure point
+	}
 	if z.deferred {
+		seq, t := c.st.Seq, &c.trail
 		if partly {
-			c.partly, c.partlyEnd = c.st.Seq, off+size
+			c.partly, c.partlyEnd = seq, off+size
 		}
-		c.trail.add(&z.trails, c.st.Seq, line, off, size, o.evidence)
+		// Most records continue the classifier's last span and are
+		// nothing else to its trail: add, spared the call.
+		if n := len(t.spans); n > 0 && t.spans[n-1].end == off && !z.trails.over && seq%trailMark != 0 && !o.evidence {
+			t.spans[n-1].end, t.last = off+size, line
+			return
+		}
+		t.add(&z.trails, seq, line, off, size, o.evidence)
 	}
 }
 

@@ -89,7 +89,7 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 				cur   *summaryBlock
 				marks blockMarks
 			)
-			s := NewStream(z.rules, func(r *Record) { cur.summarize(r, z.frules, &fcls) })
+			s := NewStream(z.rules, nil)
 			for b := range jobs {
 				cur = &b.sum
 				cur.reset(b.text)
@@ -101,7 +101,7 @@ func (z *Analyzer) summarizeBlocks(r io.Reader, deferred bool, apply func(*summa
 					marks.reset(b.text)
 					cur.marks = &marks
 				}
-				s.splitAll(b.text, cur.marks)
+				s.splitAll(b.text, cur.marks, cur, z.frules, &fcls)
 				// The marks are the worker's, for its next block.
 				cur.marks = nil
 				if b.skip.Bytes > 0 { // the block is one record: its head

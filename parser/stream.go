@@ -545,14 +545,14 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// splitAll emits the records of p, a whole log or a part of one that starts
-// where a record starts (at the log's start or at a prefix), exactly as
-// Write(p) and Flush on a new Stream would, but with every record aliasing
-// p: the records of a part are those the whole log has there (prefixes
-// are recognised from their own bytes), so parts can be split
-// concurrently. With marks of p (m, non-nil), the prefixes are found
-// through them.
-func (s *Stream) splitAll(p []byte, m *blockMarks) {
+// splitAll summarises into sum the records of p, a whole log or a part of
+// one that starts where a record starts (at the log's start or at a
+// prefix), exactly as Write(p) and Flush on a new Stream would emit them,
+// but with every record aliasing p: the records of a part are those the
+// whole log has there (prefixes are recognised from their own bytes), so
+// parts can be split concurrently. With marks of p (m, non-nil), the
+// prefixes are found through them.
+func (s *Stream) splitAll(p []byte, m *blockMarks, sum *summaryBlock, frules *FailureRules, fcls *classifyScratch) {
 	start, from, curN, curMS := 0, 1, 0, int64(0)
 	for start < len(p) {
 		var end, n int
@@ -578,7 +578,7 @@ func (s *Stream) splitAll(p []byte, m *blockMarks) {
 		if start+len(raw) < end { // both leave Cut empty
 			s.rec.Cut = cutOf(p[start+len(raw) : end])
 		}
-		s.emit(&s.rec)
+		sum.summarize(&s.rec, frules, fcls)
 		if next < 0 {
 			return
 		}
