@@ -143,34 +143,45 @@ func (m *blockMarks) codeRank(i int) uint32 {
 // (all of them when it finds none).
 func (m *blockMarks) nextPrefix(from int, dc *dateCache) (idx, n int, ms int64) {
 	b := m.text
-	if from >= len(b) {
-		m.markTo(len(m.words) - 1)
-		return -1, 0, 0
-	}
-	w := from >> 6
-	if w >= m.done {
-		m.markTo(w)
-	}
-	gm := m.words[w].gm &^ (1<<(from&63) - 1)
-	for {
-		for ; gm != 0; gm &= gm - 1 {
-			g := w<<6 + bits.TrailingZeros64(gm)
-			for _, k := range [3]int{25, 27, 26} {
-				st := g - k
-				if st < from || b[st] != '[' {
-					continue
-				}
-				if r, pn, t := dc.match(b[st:]); r == prefixYes {
-					return st, pn, t
-				}
+	for pos := from; pos < len(b); {
+		g := m.nextGM(pos)
+		if g < 0 { // none in the words computed so far
+			if m.done == len(m.words) {
+				break
+			}
+			pos = max(pos, m.done*64)
+			m.markTo(m.done)
+			continue
+		}
+		pos = g + 1
+		for _, k := range [3]int{25, 27, 26} {
+			st := g - k
+			if st < from || b[st] != '[' {
+				continue
+			}
+			if r, pn, t := dc.match(b[st:]); r == prefixYes {
+				return st, pn, t
 			}
 		}
-		if w++; w >= len(m.words) {
-			return -1, 0, 0
-		}
-		if w >= m.done {
-			m.markTo(w)
+	}
+	m.markTo(len(m.words) - 1)
+	return -1, 0, 0
+}
+
+// nextGM returns the position of the first "GM" mark at or after i in the
+// words computed so far, -1 if there is none. It calls nothing, so that
+// the loop keeps its values in registers.
+func (m *blockMarks) nextGM(i int) int {
+	w := i >> 6
+	if w >= m.done {
+		return -1
+	}
+	gm := m.words[w].gm &^ (1<<(i&63) - 1)
+	for gm == 0 {
+		if w++; w >= m.done {
+			return -1
 		}
 		gm = m.words[w].gm
 	}
+	return w<<6 + bits.TrailingZeros64(gm)
 }
