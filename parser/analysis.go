@@ -382,8 +382,12 @@ type summaryBlock struct {
 	// need not look for theirs.
 	zoneDone bool
 	lastTag  []byte // of the last record with a tag
-	// marks are those of text (blockmarks.go), nil if not marked.
-	marks *blockMarks
+	// marks are those of text (blockmarks.go), nil if not marked;
+	// markNL and markCode their ranks at markEnd, the end of the last
+	// record summarised.
+	marks            *blockMarks
+	markEnd          int
+	markNL, markCode uint32
 	// tplMemo holds the templates of recent error lines of the block:
 	// logs repeat their error lines, and a line's template depends on the
 	// line alone.
@@ -404,7 +408,8 @@ type tplMemo struct {
 
 // reset empties b for the records of text.
 func (b *summaryBlock) reset(text []byte) {
-	b.text, b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag, b.marks = text, b.recs[:0], b.obs[:0], b.tpl[:0], false, nil, nil
+	b.text, b.recs, b.obs, b.tpl, b.zoneDone, b.lastTag = text, b.recs[:0], b.obs[:0], b.tpl[:0], false, nil
+	b.marks, b.markEnd, b.markNL, b.markCode = nil, 0, 0, 0
 	// Emptying the memo is a new generation, not a clear: Analyzer.Write
 	// resets its one-record block for every record.
 	if b.memoGen++; b.memoGen == 0 {
@@ -472,21 +477,31 @@ func (b *summaryBlock) summarize(r *Record, frules *FailureRules, cls *classifyS
 	exit := !(r.Source == SourcePlatform && r.Level == LevelError) && !s.fail
 	var mayCode bool
 	if b.marks != nil {
-		// The text before the message (prefix, platform header) holds no
-		// line end, and the message is all of Raw's but a trailing one.
+		// The record's lines are the line ends in all its bytes (Raw and
+		// Cut); the ranks at its start are those at the end of the record
+		// before. A message without an "xi" or "DE" (nor the rest of the
+		// record) holds no code.
 		off := int(b.offset(r.Raw))
-		s.lines = b.marks.newlines(off, off+len(r.Raw))
-		if moff := int(b.offset(msg)); b.marks.mayCode(moff, moff+len(msg)) {
+		end := off + len(r.Raw) + int(r.Cut.Bytes)
+		nl0, code0 := b.markNL, b.markCode
+		if off != b.markEnd {
+			nl0, code0 = b.marks.ranks(off)
+		}
+		nl1, code1 := b.marks.ranks(end)
+		b.markEnd, b.markNL, b.markCode = end, nl1, code1
+		s.lines = int64(nl1 - nl0)
+		if code1 != code0 {
 			_, s.failExit, mayCode = scanMessage(msg, exit)
 		}
 	} else {
 		s.lines, s.failExit, mayCode = scanMessage(msg, exit)
-		// The line end trimmed off the message.
+		// The line end trimmed off the message; the text before the
+		// message (prefix, platform header) holds none.
 		if n := len(r.Raw); n > 0 && r.Raw[n-1] == '\n' {
 			s.lines++
 		}
+		s.lines += r.Cut.Newlines
 	}
-	s.lines += r.Cut.Newlines
 	if r.Level == LevelError {
 		s.msgOff, s.msgLen = b.offset(msg), int32(len(msg))
 		b.template(s, msg)

@@ -110,31 +110,13 @@ func markWordsGeneric(text []byte, k int, m []markWord) {
 	}
 }
 
-// The queries below are for text[from:to] with from <= to <= len(text):
-// the words of a record's text were computed when the split looked for
-// the prefix after it (nextPrefix).
-
-// newlines counts the '\n' in text[from:to].
-func (m *blockMarks) newlines(from, to int) int64 {
-	return int64(m.nlRank(to) - m.nlRank(from))
-}
-
-// nlRank counts the '\n' in text[:i].
-func (m *blockMarks) nlRank(i int) uint32 {
+// ranks counts the line ends and the code marks in text[:i], i <=
+// len(text), whose words were computed: those of a record's text were
+// when the split looked for the prefix after it (nextPrefix).
+func (m *blockMarks) ranks(i int) (nl, code uint32) {
 	w := &m.words[i>>6]
-	return w.nlBefore + uint32(bits.OnesCount64(w.nl&(1<<(i&63)-1)))
-}
-
-// mayCode reports whether text[from:to] may hold "xi" or "DE": false only
-// when it holds neither. (A pair whose second byte is text[to] counts.)
-func (m *blockMarks) mayCode(from, to int) bool {
-	return m.codeRank(to) != m.codeRank(from)
-}
-
-// codeRank counts the code marks in text[:i].
-func (m *blockMarks) codeRank(i int) uint32 {
-	w := &m.words[i>>6]
-	return w.codeBefore + uint32(bits.OnesCount64(w.code&(1<<(i&63)-1)))
+	below := uint64(1)<<(i&63) - 1
+	return w.nlBefore + uint32(bits.OnesCount64(w.nl&below)), w.codeBefore + uint32(bits.OnesCount64(w.code&below))
 }
 
 // nextPrefix is nextPrefix(m.text, from, dc) without the partial

@@ -56,24 +56,27 @@ func TestBlockMarksAVX2(t *testing.T) {
 	}
 }
 
-// newlines, mayCode and nextPrefix over the marks agree with
-// bytes.Count, bytes.Contains and nextPrefix on every range.
+// ranks and nextPrefix over the marks agree with bytes.Count and
+// nextPrefix.
 func TestBlockMarksQueries(t *testing.T) {
 	var m blockMarks
 	for _, text := range markTexts(t)[:600] {
 		m.reset(text)
 		m.markTo(len(m.words) - 1)
-		for from := 0; from <= len(text); from++ {
-			for to := from; to <= len(text); to += 1 + to%7 {
-				if got, want := m.newlines(from, to), int64(bytes.Count(text[from:to], []byte("\n"))); got != want {
-					t.Fatalf("newlines(%d, %d) of %q = %d, want %d", from, to, text, got, want)
+		for i := 0; i <= len(text); i++ {
+			nl, code := m.ranks(i)
+			if want := uint32(bytes.Count(text[:i], []byte("\n"))); nl != want {
+				t.Fatalf("newlines before %d of %q: %d, want %d", i, text, nl, want)
+			}
+			// The pairs starting before i (the second byte may be text[i]).
+			var want uint32
+			for j := 0; j < i && j+1 < len(text); j++ {
+				if p := string(text[j : j+2]); p == "xi" || p == "DE" {
+					want++
 				}
-				// The pairs in text[from:to+1] starting before to.
-				sub := text[from:min(to+1, len(text))]
-				want := to > from && (bytes.Contains(sub, []byte("xi")) || bytes.Contains(sub, []byte("DE")))
-				if got := m.mayCode(from, to); got != want {
-					t.Fatalf("mayCode(%d, %d) of %q = %v, want %v", from, to, text, got, want)
-				}
+			}
+			if code != want {
+				t.Fatalf("code marks before %d of %q: %d, want %d", i, text, code, want)
 			}
 		}
 	}
