@@ -154,56 +154,25 @@ func (s *Signatures) Top(n int) ([]Signature, int) {
 // tokens masked as <*>, joined by one space. It is one pass over the line
 // that allocates nothing once dst is large enough.
 func appendTemplate(dst, msg []byte) ([]byte, int) {
+	t := tplBuilder{dst: dst, start: -1}
 	msg = firstLine(msg)
-	var (
-		n        int  // tokens started
-		start    = -1 // start of the current token in dst, -1 between tokens
-		variable bool // the current token holds a digit or a path separator
-		nonASCII bool // ... or a character outside ASCII
-		invalid  bool // the last character was invalid UTF-8
-	)
-	endToken := func() {
-		if start < 0 {
-			return
-		}
-		if l := len(dst) - start; variable || l > maxSigToken || nonASCII && l > maxSigToken/2 {
-			dst = append(dst[:start], sigMask...)
-		}
-		start = -1
-	}
-	// beginToken starts a token, reporting false when the line has more
-	// than maxSigTokens: the last one is then <*> and the template done.
-	beginToken := func() bool {
-		if start >= 0 {
-			return true
-		}
-		if n == maxSigTokens {
-			dst = append(dst[:len(dst)-len(lastToken(dst))], sigMask...)
-			return false
-		}
-		if n > 0 {
-			dst = append(dst, ' ')
-		}
-		n++
-		start, variable, nonASCII = len(dst), false, false
-		return true
-	}
+	invalid := false // the last character was invalid UTF-8
 	for i := 0; i < len(msg); {
 		c := msg[i]
 		if c < utf8.RuneSelf {
 			invalid = false
 			if sigClass[c] == sigSpace {
 				i++
-				endToken()
+				t.endToken()
 				continue
 			}
-			if !beginToken() {
-				return dst, n
+			if !t.beginToken() {
+				return t.dst, t.n
 			}
 			// The run of ASCII bytes up to the next space, at once.
 			j, v := asciiRun(msg, i)
-			variable = variable || v
-			dst = append(dst, msg[i:j]...)
+			t.variable = t.variable || v
+			t.dst = append(t.dst, msg[i:j]...)
 			i = j
 			continue
 		}
@@ -214,28 +183,68 @@ func appendTemplate(dst, msg []byte) ([]byte, int) {
 				continue // a run of invalid bytes is one U+FFFD
 			}
 			invalid = true
-			if !beginToken() {
-				return dst, n
+			if !t.beginToken() {
+				return t.dst, t.n
 			}
-			nonASCII = true
-			dst = append(dst, "\uFFFD"...)
+			t.nonASCII = true
+			t.dst = append(t.dst, "\uFFFD"...)
 			continue
 		}
 		invalid = false
 		if unicode.IsSpace(r) {
-			endToken()
+			t.endToken()
 			i += size
 			continue
 		}
-		if !beginToken() {
-			return dst, n
+		if !t.beginToken() {
+			return t.dst, t.n
 		}
-		nonASCII = true
-		dst = append(dst, msg[i:i+size]...)
+		t.nonASCII = true
+		t.dst = append(t.dst, msg[i:i+size]...)
 		i += size
 	}
-	endToken()
-	return dst, n
+	t.endToken()
+	return t.dst, t.n
+}
+
+// tplBuilder is the state of appendTemplate (methods the compiler
+// inlines, where closures cost a call per token).
+type tplBuilder struct {
+	dst      []byte
+	n        int  // tokens started
+	start    int  // start of the current token in dst, -1 between tokens
+	variable bool // the current token holds a digit or a path separator
+	nonASCII bool // ... or a character outside ASCII
+}
+
+// endToken ends the current token, if any, masking it if it is variable
+// or too long.
+func (t *tplBuilder) endToken() {
+	if t.start < 0 {
+		return
+	}
+	if l := len(t.dst) - t.start; t.variable || l > maxSigToken || t.nonASCII && l > maxSigToken/2 {
+		t.dst = append(t.dst[:t.start], sigMask...)
+	}
+	t.start = -1
+}
+
+// beginToken starts a token, reporting false when the line has more than
+// maxSigTokens: the last one is then <*> and the template done.
+func (t *tplBuilder) beginToken() bool {
+	if t.start >= 0 {
+		return true
+	}
+	if t.n == maxSigTokens {
+		t.dst = append(t.dst[:len(t.dst)-len(lastToken(t.dst))], sigMask...)
+		return false
+	}
+	if t.n > 0 {
+		t.dst = append(t.dst, ' ')
+	}
+	t.n++
+	t.start, t.variable, t.nonASCII = len(t.dst), false, false
+	return true
 }
 
 // asciiRun returns the end of the run of ASCII bytes other than white
