@@ -305,25 +305,39 @@ func timeOfDay(t []byte) (int64, bool) {
 	return int64((hh*3600+mi*60+ss)*1000 + ms), true
 }
 
-// timeOfDay is the function timeOfDay with the last second remembered.
+// timeOfDay is the function timeOfDay with the last second remembered:
+// for a record of the same second, two word loads and a check of the
+// milliseconds (millisGM).
 func (c *dateCache) timeOfDay(t []byte) (int64, bool) {
-	_ = t[14]
-	if k := le64(t); k != c.hms || k == 0 {
-		tod, ok := timeOfDay(t)
-		if ok {
-			c.hms, c.sec = k, tod-tod%1000
-		}
-		return tod, ok
+	_ = t[15]
+	if k := le64(t); k == c.hms && k != 0 {
+		ms, ok := millisGM(le64(t[8:]))
+		return c.sec + ms, ok
 	}
-	if t[8] != '.' || t[12] != ' ' || t[13] != 'G' || t[14] != 'M' {
+	return c.newSecond(t)
+}
+
+// newSecond is timeOfDay for a time of another second than the last one.
+func (c *dateCache) newSecond(t []byte) (int64, bool) {
+	tod, ok := timeOfDay(t)
+	if ok {
+		c.hms, c.sec = le64(t), tod-tod%1000
+	}
+	return tod, ok
+}
+
+// millisGM parses w, the bytes ".mmm GM?" of a prefix (little-endian; the
+// last byte is not looked at), into the milliseconds mmm.
+func millisGM(w uint64) (int64, bool) {
+	const (
+		mask = 0x00ffffff000000ff
+		want = '.' | ' '<<32 | 'G'<<40 | 'M'<<48
+	)
+	d1, d2, d3 := byte(w>>8)-'0', byte(w>>16)-'0', byte(w>>24)-'0'
+	if w&mask != want || d1 > 9 || d2 > 9 || d3 > 9 {
 		return 0, false
 	}
-	m3 := int(t[11] - '0')
-	ms := dig2(t[9], t[10])*10 + m3
-	if m3 > 9 || ms > 999 {
-		return 0, false
-	}
-	return c.sec + int64(ms), true
+	return int64(d1)*100 + int64(d2)*10 + int64(d3), true
 }
 
 // match is matchPrefix with the cache in front.
