@@ -43,7 +43,7 @@ func fastLogEnvelope(body []byte) (status, errorCode flexString, w wireLog, ok b
 		if !good {
 			return "", "", wireLog{}, false
 		}
-		switch key {
+		switch string(key) {
 		case "status":
 			status, good = d.flexString()
 		case "error_code":
@@ -55,7 +55,7 @@ func fastLogEnvelope(body []byte) (status, errorCode flexString, w wireLog, ok b
 			seenResult = true
 			w, good = d.logResult()
 		default:
-			good = !foldsToAny(key, "status", "error_code", "result") && d.skip(0)
+			good = !foldsToAny(string(key), "status", "error_code", "result") && d.skip(0)
 		}
 		if !good {
 			return "", "", wireLog{}, false
@@ -109,29 +109,29 @@ func (d *fastDecoder) peek() byte {
 }
 
 // key reads `"name"` and the colon after it. Escaped names are declined.
-func (d *fastDecoder) key() (string, bool) {
+func (d *fastDecoder) key() ([]byte, bool) {
 	if !d.consume('"') {
-		return "", false
+		return nil, false
 	}
 	start := d.i
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
-			k := string(d.b[start:d.i])
+			k := d.b[start:d.i] // not a string: switch string(k) does not allocate
 			d.i++
 			d.ws()
 			if !d.consume(':') {
-				return "", false
+				return nil, false
 			}
 			d.ws()
 			return k, true
 		}
 		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return "", false // escaped or non-ASCII (Unicode case folding) names
+			return nil, false // escaped or non-ASCII (Unicode case folding) names
 		}
 		d.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // logResult reads the result object of a log page into a wireLog.
@@ -148,7 +148,7 @@ func (d *fastDecoder) logResult() (w wireLog, ok bool) {
 		if !good {
 			return w, false
 		}
-		switch key {
+		switch string(key) {
 		case "has_more":
 			switch {
 			case d.literal("true"):
@@ -167,7 +167,7 @@ func (d *fastDecoder) logResult() (w wireLog, ok bool) {
 		case "location":
 			w.Location, good = d.flexString()
 		default:
-			good = !foldsToAny(key, "has_more", "start_offset", "end_offset", "log", "location") && d.skip(1)
+			good = !foldsToAny(string(key), "has_more", "start_offset", "end_offset", "log", "location") && d.skip(1)
 		}
 		if !good {
 			return w, false

@@ -49,10 +49,19 @@ type Signer struct {
 	macs *sync.Pool
 }
 
-// newMACPool returns a pool of HMAC-SHA256 states keyed with secret.
+// newMACPool returns a pool of *macState keyed with secret.
 func newMACPool(secret string) *sync.Pool {
 	key := []byte(secret)
-	return &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	return &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, key)} }}
+}
+
+// macState is an HMAC-SHA256 state with the buffers of one signature: what
+// is written to or summed by a hash.Hash escapes, so they would otherwise
+// be allocated for every signature.
+type macState struct {
+	h   hash.Hash
+	sts [128]byte
+	sum [sha256.Size]byte
 }
 
 // emptySHA256 is the SHA-256 of no bytes, the payload hash of every GET.
@@ -93,14 +102,17 @@ var (
 func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
 	var dateBuf [len(sdkDateLayout)]byte
 	date := string(now.UTC().AppendFormat(dateBuf[:0], sdkDateLayout))
-	req.Header[headerSdkDate] = []string{date}
+	// The values of the four headers set here share one allocation.
+	vals := new([4]string)
+	vals[0], vals[1], vals[2] = date, s.ProjectID, s.SecurityToken
+	req.Header[headerSdkDate] = vals[0:1:1]
 	signed, signedList := signedBase, "host;x-sdk-date"
 	if s.ProjectID != "" {
-		req.Header[headerProject] = []string{s.ProjectID}
+		req.Header[headerProject] = vals[1:2:2]
 		signed, signedList = signedProject, "host;x-project-id;x-sdk-date"
 	}
 	if s.SecurityToken != "" {
-		req.Header[headerSecToken] = []string{s.SecurityToken}
+		req.Header[headerSecToken] = vals[2:3:3]
 		signed, signedList = signedToken, "host;x-sdk-date;x-security-token"
 		if s.ProjectID != "" {
 			signed, signedList = signedBoth, "host;x-project-id;x-sdk-date;x-security-token"
@@ -111,22 +123,24 @@ func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("codearts signer: %w", err)
 	}
-	var stsBuf [128]byte
-	sts := appendStringToSign(stsBuf[:0], date, cr)
-	var m hash.Hash
+	var m *macState
 	if s.macs != nil {
-		m = s.macs.Get().(hash.Hash)
-		m.Reset()
+		m = s.macs.Get().(*macState)
+		m.h.Reset()
 		defer s.macs.Put(m)
 	} else {
-		m = hmac.New(sha256.New, []byte(s.SecretKey))
+		m = &macState{h: hmac.New(sha256.New, []byte(s.SecretKey))}
 	}
-	m.Write(sts)
-	var sum [sha256.Size]byte
-	var sig [2 * sha256.Size]byte
-	hex.Encode(sig[:], m.Sum(sum[:0]))
-	req.Header[headerAuth] = []string{signAlgorithm + " Access=" + s.AccessKey +
-		", SignedHeaders=" + signedList + ", Signature=" + string(sig[:])}
+	m.h.Write(appendStringToSign(m.sts[:0], date, cr))
+	auth := make([]byte, 0, 256)
+	auth = append(auth, signAlgorithm+" Access="...)
+	auth = append(auth, s.AccessKey...)
+	auth = append(auth, ", SignedHeaders="...)
+	auth = append(auth, signedList...)
+	auth = append(auth, ", Signature="...)
+	auth = hex.AppendEncode(auth, m.h.Sum(m.sum[:0]))
+	vals[3] = string(auth)
+	req.Header[headerAuth] = vals[3:4:4]
 	return nil
 }
 
