@@ -183,6 +183,13 @@ func jsonScalar(b []byte) (s string, null bool, err error) {
 	if b[0] != '"' {
 		return string(b), false, nil
 	}
+	// Most strings have no escape: their text is their value, as
+	// encoding/json (called for each lenient field) would decode it.
+	if len(b) >= 2 && b[len(b)-1] == '"' {
+		if in := b[1 : len(b)-1]; plainRunWords(in) == len(in) && utf8.Valid(in) {
+			return string(in), false, nil
+		}
+	}
 	err = json.Unmarshal(b, &s)
 	return s, false, err
 }

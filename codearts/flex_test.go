@@ -117,3 +117,34 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 		t.Errorf("truncate = %q", s)
 	}
 }
+
+// checkScalar compares jsonScalar on a JSON string with encoding/json's
+// decoding of it (jsonScalar skips encoding/json for strings without
+// escapes).
+func checkScalar(t *testing.T, b []byte) {
+	t.Helper()
+	var want string
+	wantErr := json.Unmarshal(b, &want)
+	got, null, err := jsonScalar(b)
+	if (err != nil) != (wantErr != nil) || err == nil && (got != want || null) {
+		t.Fatalf("jsonScalar(%q) = %q, %v, %v; encoding/json: %q, %v", b, got, null, err, want, wantErr)
+	}
+}
+
+func TestJSONScalarStrings(t *testing.T) {
+	for _, s := range []string{`""`, `"a"`, `"DEV.CB.0510001"`, `"构建步骤"`, `"é\u00e9"`, `"a\"b"`, `"a\\b"`,
+		`"a\nb"`, "\"a\x01b\"", "\"\xff\xfe\"", "\"\xe4\xb8\"", `"2024-08-12T02:31:01+0800"`, `"\ud800"`, `" spaced "`} {
+		checkScalar(t, []byte(s))
+	}
+}
+
+func FuzzJSONScalarString(f *testing.F) {
+	for _, s := range []string{"a", "构建", "a\"b", "\\", "\xff", "\x00", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, _ := json.Marshal(s) // valid UTF-8 and escapes
+		checkScalar(t, b)
+		checkScalar(t, []byte(`"`+s+`"`)) // raw: invalid UTF-8, controls, stray quotes
+	})
+}
