@@ -269,6 +269,12 @@ func (c *FailureClassifier) Record(r *Record) {
 // RecordAt feeds the next record of the run, which starts at line (for a
 // run that is part of a larger log).
 func (c *FailureClassifier) RecordAt(r *Record, line int64) {
+	if r.failure.rules == c.rules && r.failure.rule < 0 && r.Level != LevelError {
+		// Matched in the stream's scan, no rule and no error: no evidence
+		// (observe), the most common record, counted without more ado.
+		c.st.Seq++
+		return
+	}
 	o := c.rules.observe(r, &c.cls)
 	c.apply(&o, line)
 }
