@@ -499,6 +499,7 @@ func (g *anchorGroup) add(t *[256]uint16, c byte, e anchorEntry) {
 // shared rules of a stream that also matches failure rules.
 type classifyScratch struct {
 	cand   []uint64
+	small  [4]uint64 // cand for up to 256 rules
 	shared *sharedRules
 }
 
@@ -1166,15 +1167,16 @@ func (r *Rules) matchSets(msg []byte, cls *classifyScratch) (int, int) {
 // candidates returns cls's bit set of candidate rules for n rules, cleared.
 func (cls *classifyScratch) candidates(n int) []uint64 {
 	words := (n + 63) / 64
+	if words <= len(cls.small) {
+		// Cleared in two vector stores: clear() would call memclr.
+		cls.small = [len(cls.small)]uint64{}
+		return cls.small[:words]
+	}
 	if cap(cls.cand) < words {
 		cls.cand = make([]uint64, words)
 	}
 	cand := cls.cand[:words]
-	if words == 1 {
-		cand[0] = 0 // clear() would call memclr for one word
-	} else {
-		clear(cand)
-	}
+	clear(cand)
 	return cand
 }
 
