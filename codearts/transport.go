@@ -388,10 +388,9 @@ func writeBare(w *bufio.Writer, req *http.Request, gz bool) bool {
 	if !plainHost(host) || !plainText(path) || !plainText(u.RawQuery) {
 		return false
 	}
-	// Built in one pass into a buffer on the stack, and written only
+	// Built in one pass in w's free buffer, and written (committed) only
 	// once every part is known to be plain.
-	var a [1024]byte
-	b := append(a[:0], req.Method...)
+	b := append(w.AvailableBuffer(), req.Method...)
 	b = append(b, ' ')
 	b = append(b, path...)
 	if u.ForceQuery || u.RawQuery != "" {
