@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -346,4 +347,34 @@ func FuzzSharedMatch(f *testing.F) {
 			t.Fatalf("%q: shared match gives %v and failure rule %d, the separate matches %v and %d", msg, lvl, fm.rule, sev.classify(msg, &cls), want)
 		}
 	})
+}
+
+// Over 256 rules the candidate set lives outside the scratch's fixed
+// array: the result is the same, alone and shared.
+func TestManyRegexRules(t *testing.T) {
+	var sev []RuleConfig
+	for i := range 300 {
+		sev = append(sev, RuleConfig{Name: fmt.Sprintf("r%d", i), Regex: fmt.Sprintf(`tok%d [0-9]+x`, i), Level: "warning"})
+	}
+	c := sharedCase{"many", sev, DefaultFailureRuleConfigs()}
+	res, failCfg := regexesOf(sev), asRuleConfigs(c.fail)
+	failRes := regexesOf(failCfg)
+	var msgs [][]byte
+	for _, i := range []int{0, 63, 64, 255, 256, 299} {
+		msgs = append(msgs, fmt.Appendf(nil, "tok%d 12x", i), fmt.Appendf(nil, "tok%d 12y No space left on device", i),
+			fmt.Appendf(nil, "ENOSPC tok%d 7x tok1 3x", i))
+	}
+	for _, avx2 := range engineModes() {
+		r, _, sh := compileShared(t, c, avx2)
+		var cls classifyScratch
+		for _, msg := range msgs {
+			want := [2]int{naive(sev, res, msg), naive(failCfg, failRes, msg)}
+			if got := r.match(msg, &cls); got != want[0] {
+				t.Fatalf("AVX2 %v, %q: rule %d, in order %d", avx2, msg, got, want[0])
+			}
+			if got := sharedPick(sh, msg, &cls); got != want {
+				t.Fatalf("AVX2 %v, %q: shared match picks rules %v, in order %v", avx2, msg, got, want)
+			}
+		}
+	}
 }
