@@ -215,7 +215,7 @@ func New(o Options) (*Client, error) {
 			return nil, errors.New("codearts: AK/SK auth needs both access key and secret key")
 		}
 		c.signer = &Signer{AccessKey: a.AccessKey, SecretKey: a.SecretKey, ProjectID: o.ProjectID, SecurityToken: a.SecurityToken,
-			macs: newMACPool(a.SecretKey)}
+			cache: newSignerCache(a.SecretKey)}
 	} else if a.SecurityToken != "" {
 		return nil, errors.New("codearts: a security token needs an access key and secret key")
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,17 +43,49 @@ var (
 type Signer struct {
 	AccessKey, SecretKey, ProjectID, SecurityToken string
 
-	// macs, when set, keeps HMAC-SHA256 states keyed with SecretKey for
-	// reuse: a reset state starts from the key's hashed pads, two of the
-	// dozen or so SHA-256 blocks a signature otherwise costs. The Client
-	// sets it (newMACPool); a Signer without it makes a new HMAC each time.
-	macs *sync.Pool
+	// cache, when set, keeps what signatures can share (the Client sets
+	// it, newSignerCache); a Signer without it computes everything anew.
+	cache *signerCache
 }
 
-// newMACPool returns a pool of *macState keyed with secret.
-func newMACPool(secret string) *sync.Pool {
+// signerCache is what the signatures of one Signer share.
+type signerCache struct {
+	// macs keeps HMAC-SHA256 states (*macState) keyed with the secret for
+	// reuse: a reset state starts from the key's hashed pads, two of the
+	// dozen or so SHA-256 blocks a signature otherwise costs.
+	macs sync.Pool
+	// date is the X-Sdk-Date of the last second signed: formatting it
+	// was a third of a signature's cost.
+	date atomic.Pointer[sdkDate]
+}
+
+type sdkDate struct {
+	unix int64
+	text string
+}
+
+// newSignerCache returns a signerCache for secret.
+func newSignerCache(secret string) *signerCache {
 	key := []byte(secret)
-	return &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, key)} }}
+	c := &signerCache{}
+	c.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
+	return c
+}
+
+// sdkDate returns now's X-Sdk-Date, formatted once per second with a cache.
+func (s Signer) sdkDate(now time.Time) string {
+	sec := now.Unix()
+	if s.cache != nil {
+		if d := s.cache.date.Load(); d != nil && d.unix == sec {
+			return d.text
+		}
+	}
+	var buf [len(sdkDateLayout)]byte
+	text := string(now.UTC().AppendFormat(buf[:0], sdkDateLayout))
+	if s.cache != nil {
+		s.cache.date.Store(&sdkDate{unix: sec, text: text})
+	}
+	return text
 }
 
 // macState is an HMAC-SHA256 state with the buffers of one signature: what
@@ -100,8 +133,7 @@ var (
 // It runs for every page read, so the canonical request and the string to
 // sign are built in stack buffers and hashed there, not as strings.
 func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
-	var dateBuf [len(sdkDateLayout)]byte
-	date := string(now.UTC().AppendFormat(dateBuf[:0], sdkDateLayout))
+	date := s.sdkDate(now)
 	// The values of the four headers set here share one allocation.
 	vals := new([4]string)
 	vals[0], vals[1], vals[2] = date, s.ProjectID, s.SecurityToken
@@ -124,10 +156,10 @@ func (s Signer) sign(req *http.Request, body []byte, now time.Time) error {
 		return fmt.Errorf("codearts signer: %w", err)
 	}
 	var m *macState
-	if s.macs != nil {
-		m = s.macs.Get().(*macState)
+	if s.cache != nil {
+		m = s.cache.macs.Get().(*macState)
 		m.h.Reset()
-		defer s.macs.Put(m)
+		defer s.cache.macs.Put(m)
 	} else {
 		m = &macState{h: hmac.New(sha256.New, []byte(s.SecretKey))}
 	}

@@ -307,13 +307,14 @@ func TestParseAuthorizationSortsSignedHeaders(t *testing.T) {
 	}
 }
 
-// TestSignReusedMACs checks that a Signer whose HMAC states are reused
-// (as the Client's are) gives worked example A's signature every time, and
-// the same signatures as a Signer without them for other dates and bodies:
-// a state not reset between signatures would sign the previous string too.
-func TestSignReusedMACs(t *testing.T) {
+// TestSignReusedState checks that a Signer with a cache (as the Client's
+// has) gives worked example A's signature every time, and the same
+// signatures and dates as a Signer without one for other times and bodies:
+// a state not reset between signatures would sign the previous string too,
+// and a cached date must change with the second.
+func TestSignReusedState(t *testing.T) {
 	pooled := exSigner()
-	pooled.macs = newMACPool(exSK)
+	pooled.cache = newSignerCache(exSK)
 	const wantA = "SDK-HMAC-SHA256 Access=HWEXAMPLEAKQ7Z2M9XPL, SignedHeaders=host;x-project-id;x-sdk-date, Signature=24e7fb96853af138f990631849a0b0d11020b9a0e1057c09ea7e71218aa8f3c5"
 	for i := range 5 {
 		req, err := http.NewRequest(http.MethodGet, "https://"+exHost+"/v1/log/task/step?job_id=901878212b1a49be9c1a1054c272762a&build_no=12&step_id=81&start_offset=0&end_offset=0&size=1000", nil)
@@ -327,7 +328,9 @@ func TestSignReusedMACs(t *testing.T) {
 			t.Fatalf("signature %d: %s\nwant %s", i, got, wantA)
 		}
 		for _, body := range [][]byte{nil, []byte(`{"page":1}`)} {
-			when := exDate.Add(time.Duration(i) * time.Minute)
+			// Two of the five share a second, with and without the
+			// cached date.
+			when := exDate.Add(time.Duration(i/2)*time.Second + time.Duration(i%2)*time.Millisecond)
 			r1, _ := http.NewRequest(http.MethodPost, "https://"+exHost+"/v3/jobs/list", nil)
 			r2, _ := http.NewRequest(http.MethodPost, "https://"+exHost+"/v3/jobs/list", nil)
 			if err := pooled.Sign(r1, body, when); err != nil {
@@ -338,6 +341,9 @@ func TestSignReusedMACs(t *testing.T) {
 			}
 			if a, b := r1.Header.Get("Authorization"), r2.Header.Get("Authorization"); a != b {
 				t.Fatalf("reused states sign %q, a new one %q", a, b)
+			}
+			if got, want := r1.Header.Get("X-Sdk-Date"), when.UTC().Format(sdkDateLayout); got != want {
+				t.Fatalf("X-Sdk-Date %s, want %s", got, want)
 			}
 		}
 	}
