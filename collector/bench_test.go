@@ -40,6 +40,11 @@ import (
 //	floor_CPU_ms/MB      the same requests sent bare (floorLoop), after every ingest
 //	floor/parser         the floor over the parser
 //	above_floor/parser   what the collector spends above the floor, over the parser
+//	collector_user_ms/MB the user part of collector_CPU_ms/MB: the exporter's own
+//	                     code, which moves much less with the host than the system
+//	                     part (the kernel's work for each request and answer)
+//	collector_sys_ms/MB  the system part; floor_sys_ms/MB the floor's
+//	user/parser          collector_user_ms/MB over the parser's CPU
 //
 // The simulator's answers are recorded once and replayed by a plain HTTP
 // server in a child process (TestReplayServer), so the CPU measured is the
@@ -188,7 +193,7 @@ func startReplay(b *testing.B, answers map[string][]Recorded) string {
 // request and its answer on loopback, whose receiving side the kernel runs
 // in the writer's call). It fails the benchmark unless it read every body
 // byte the server has for those requests.
-func floorLoop(b *testing.B, base string, answers map[string][]Recorded) time.Duration {
+func floorLoop(b *testing.B, base string, answers map[string][]Recorded) cpuUse {
 	b.Helper()
 	if resp, err := http.Get(base + "/-/reset"); err != nil {
 		b.Fatal(err)
@@ -210,7 +215,7 @@ func floorLoop(b *testing.B, base string, answers map[string][]Recorded) time.Du
 	}
 	defer conn.Close()
 	br := bufio.NewReaderSize(conn, 16<<10)
-	start := cpuTime(b)
+	start := cpuTimes(b)
 	var got int64
 	for _, req := range reqs {
 		if _, err := conn.Write(req); err != nil {
@@ -222,7 +227,7 @@ func floorLoop(b *testing.B, base string, answers map[string][]Recorded) time.Du
 		}
 		got += n
 	}
-	used := cpuTime(b) - start
+	used := cpuTimes(b).sub(start)
 	if got != want {
 		b.Fatalf("the floor loop read %d body bytes, want %d", got, want)
 	}
@@ -301,14 +306,24 @@ func failAllStages(b *testing.B, answers map[string][]Recorded) {
 	}
 }
 
-// cpuTime is the CPU time (user+system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
+// cpuUse is CPU time in user and in system mode.
+type cpuUse struct{ user, sys time.Duration }
+
+func (u cpuUse) sub(v cpuUse) cpuUse  { return cpuUse{u.user - v.user, u.sys - v.sys} }
+func (u cpuUse) add(v cpuUse) cpuUse  { return cpuUse{u.user + v.user, u.sys + v.sys} }
+func (u cpuUse) total() time.Duration { return u.user + u.sys }
+
+// cpuTimes is the CPU time this process has used.
+func cpuTimes(b *testing.B) cpuUse {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpuUse{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
 }
+
+// cpuTime is the CPU time (user+system) this process has used.
+func cpuTime(b *testing.B) time.Duration { return cpuTimes(b).total() }
 
 func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages bool) {
 	sec := time.Second
@@ -427,7 +442,7 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 	client = newClient(replayURL)
 
 	var writes, pages, failed, writeSeconds, fileBytes, written float64
-	var cpu, fcpu time.Duration
+	var cpu, fcpu cpuUse
 	var fbytes int64
 	b.SetBytes(total)
 	b.ResetTimer()
@@ -437,12 +452,12 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 		} else {
 			resp.Body.Close()
 		}
-		start := cpuTime(b)
+		start := cpuTimes(b)
 		c := ingest()
-		cpu += cpuTime(b) - start
+		cpu = cpu.add(cpuTimes(b).sub(start))
 		b.StopTimer()
 		bareParser(parserFor)
-		fcpu += floorLoop(b, replayURL, rp.Answers)
+		fcpu = fcpu.add(floorLoop(b, replayURL, rp.Answers))
 		fbytes += total
 		writes += testutil.ToFloat64(c.self.stateWrites)
 		pages += testutil.ToFloat64(c.self.pages)
@@ -463,15 +478,20 @@ func benchIngest(b *testing.B, chunkMin, chunkMax int, withState, failStages boo
 	b.StopTimer()
 	parserCPU := float64(pcpu) / float64(time.Millisecond) / (float64(pbytes) / 1e6)
 	mb := float64(total) * float64(b.N) / 1e6
-	collectorCPU := float64(cpu) / float64(time.Millisecond) / mb
+	perMB := func(d time.Duration, mb float64) float64 { return float64(d) / float64(time.Millisecond) / mb }
+	collectorCPU := perMB(cpu.total(), mb)
 	b.ReportMetric(mb/b.Elapsed().Seconds(), "collector_MB/s")
 	b.ReportMetric(collectorCPU, "collector_CPU_ms/MB")
 	b.ReportMetric(parserCPU, "parser_CPU_ms/MB")
 	b.ReportMetric(collectorCPU/parserCPU, "collector/parser")
-	floorCPU := float64(fcpu) / float64(time.Millisecond) / (float64(fbytes) / 1e6)
+	floorCPU := perMB(fcpu.total(), float64(fbytes)/1e6)
 	b.ReportMetric(floorCPU, "floor_CPU_ms/MB")
 	b.ReportMetric(floorCPU/parserCPU, "floor/parser")
 	b.ReportMetric((collectorCPU-floorCPU)/parserCPU, "above_floor/parser")
+	b.ReportMetric(perMB(cpu.user, mb), "collector_user_ms/MB")
+	b.ReportMetric(perMB(cpu.sys, mb), "collector_sys_ms/MB")
+	b.ReportMetric(perMB(fcpu.sys, float64(fbytes)/1e6), "floor_sys_ms/MB")
+	b.ReportMetric(perMB(cpu.user, mb)/parserCPU, "user/parser")
 	b.ReportMetric(pages/float64(b.N), "pages/op")
 	b.ReportMetric(failed/float64(b.N), "failed_stages/op")
 	if withState {
