@@ -295,12 +295,7 @@ func (d *fastDecoder) str() (string, bool) {
 			if out == nil {
 				s = string(d.b[start:d.i])
 			} else {
-				// out is this string's own allocation, sized for the
-				// rest of the body and never written again: it becomes
-				// the string without a second copy (as strings.Builder
-				// does). A log page is most of the bytes decoded.
-				out = append(out, d.b[start:d.i]...)
-				s = unsafe.String(unsafe.SliceData(out), len(out))
+				s = ownString(append(out, d.b[start:d.i]...))
 			}
 			d.i++
 			return s, true
@@ -326,6 +321,18 @@ func (d *fastDecoder) str() (string, bool) {
 			return "", false
 		}
 	}
+}
+
+// ownString returns the text of b, a buffer of str's own that is never
+// written again (sized for the rest of the body): b itself when the text
+// fills at least half of it, as a log page's does, so that the page is not
+// copied a second time (as strings.Builder does); a copy otherwise, so that
+// a short string does not keep a buffer the size of the body alive.
+func ownString(b []byte) string {
+	if len(b) >= cap(b)/2 {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	return string(b)
 }
 
 // unescape decodes the escape at the start of b (which begins with '\\').

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // slowLogEnvelope is the general path for a log page: the envelope with a
@@ -241,5 +242,28 @@ func TestPlainRunStopsAtFirstSpecial(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOwnStringKeepsNoLargeBuffer checks that a decoded string shares its
+// buffer only when it fills at least half of it: a short escaped string
+// (a location before the log) must not keep a body-sized buffer alive.
+func TestOwnStringKeepsNoLargeBuffer(t *testing.T) {
+	for _, c := range []struct {
+		n, capacity int
+		shared      bool
+	}{{10, 100_000, false}, {49, 100, false}, {50, 100, true}, {90_000, 100_000, true}} {
+		b := make([]byte, c.n, c.capacity)
+		s := ownString(b)
+		if shared := unsafe.StringData(s) == unsafe.SliceData(b); shared != c.shared || len(s) != c.n {
+			t.Errorf("len %d of cap %d: shared %v (len %d), want %v", c.n, c.capacity, shared, len(s), c.shared)
+		}
+	}
+	// Through the decoder: a short escaped location, then the log.
+	long := strings.Repeat(`x\n`, 20_000)
+	body := []byte(`{"status":"success","result":{"location":"a\/b","log":"` + long + `","has_more":false}}`)
+	_, _, w, ok := fastLogEnvelope(body)
+	if !ok || w.Location != "a/b" || len(w.Log) != 40_000 {
+		t.Fatalf("decoded ok=%v location %q, log of %d bytes", ok, w.Location, len(w.Log))
 	}
 }
