@@ -183,12 +183,12 @@ func jsonScalar(b []byte) (s string, null bool, err error) {
 	if b[0] != '"' {
 		return string(b), false, nil
 	}
-	// Most strings have no escape: their text is their value, as
-	// encoding/json (called for each lenient field) would decode it.
-	if len(b) >= 2 && b[len(b)-1] == '"' {
-		if in := b[1 : len(b)-1]; plainRunWords(in) == len(in) && utf8.Valid(in) {
-			return string(in), false, nil
-		}
+	// The log pages' string reader decodes what it accepts exactly as
+	// encoding/json would (fastlog.go) and declines the rest, which
+	// encoding/json then decodes or rejects.
+	d := fastDecoder{b: b}
+	if s, ok := d.str(); ok && d.i == len(b) {
+		return s, false, nil
 	}
 	err = json.Unmarshal(b, &s)
 	return s, false, err
