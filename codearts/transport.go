@@ -443,30 +443,20 @@ func writeBare(w *bufio.Writer, req *http.Request, gz bool) bool {
 // plainHost reports whether h is a host[:port] that Request.Write sends as
 // it is: ASCII letters, digits, '.', '-', ':', '[' and ']' (no zone, no
 // internationalised name).
-func plainHost(h string) bool {
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		if plainBytes[h[i]]&inHost == 0 {
-			return false
-		}
-	}
-	return true
-}
+func plainHost(h string) bool { return allOf(h, inHost) }
 
 // plainName reports whether k is a header name Request.Write sends as it
 // is: a token (RFC 9110) of letters, digits and '-'.
-func plainName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if plainBytes[k[i]]&inName == 0 {
+func plainName(k string) bool { return allOf(k, inName) }
+
+// allOf reports whether s is not empty and all its bytes are of class.
+func allOf(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if plainBytes[s[i]]&class == 0 {
 			return false
 		}
 	}
-	return true
+	return s != ""
 }
 
 // plainBytes classifies the bytes of plainHost and plainName.
