@@ -136,6 +136,10 @@ func (m *blockMarks) nextPrefix(from int, dc *dateCache) (idx, n int, ms int64) 
 			continue
 		}
 		pos = g + 1
+		// nextPrefix's check of the three places a prefix with this
+		// 'G' can start, written out again: as a shared function it is
+		// not inlined, and the call per record cost 1.3% of analyze's
+		// instructions on the real fixtures.
 		for _, k := range [3]int{25, 27, 26} {
 			st := g - k
 			if st < from || b[st] != '[' {
