@@ -131,6 +131,8 @@ type Client struct {
 	jitter func() float64                                   // in [0,1)
 	sleep  func(ctx context.Context, d time.Duration) error // retry waits
 
+	deadlines attemptDeadlines // the per-attempt timeouts
+
 	mu        sync.Mutex
 	retryKey  string               // what the last retry warning was about (logRetry)
 	retryAt   time.Time            // when a call was last retried
@@ -397,8 +399,14 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		}
 		defer func() { <-tun.sem }()
 	}
-	actx, cancel := context.WithTimeout(ctx, tun.timeout)
-	defer cancel()
+	// The per-attempt timeout, watched by the client's one timer rather
+	// than a timer of its own (deadline.go).
+	actx, cancel := context.WithCancelCause(ctx)
+	watched := c.deadlines.add(time.Now().Add(tun.timeout), cancel)
+	defer func() {
+		c.deadlines.done(watched)
+		cancel(nil)
+	}()
 	var body io.Reader
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
@@ -445,6 +453,10 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		c.m.observe(cl.op, 0, elapsed)
 		if ctx.Err() != nil {
 			return nil, c.ctxError(cl, ctx.Err(), *attempts, nil), false
+		}
+		if context.Cause(actx) == errAttemptTimeout {
+			// The transport reports the cancellation; say why it came.
+			err = fmt.Errorf("no answer within %s: %w", tun.timeout, context.DeadlineExceeded)
 		}
 		e := cl.errorf("%s", c.redact(err.Error()))
 		e.Err = err
