@@ -16,14 +16,15 @@ import (
 // a service that accepts only build_record_id as record_id, and a log whose
 // end_offset stops moving.
 type fakeAPI struct {
-	mu         sync.Mutex
-	latest     int64
-	rec        buildRecord
-	acceptID   string // the only record_id full-stages accepts
-	stageCalls []string
-	stagesOut  []stageInfo
-	pages      map[int64]logPage // by start offset
-	pageCalls  []int64
+	mu          sync.Mutex
+	latest      int64
+	rec         buildRecord
+	acceptID    string // the only record_id full-stages accepts
+	recordCalls int
+	stageCalls  []string
+	stagesOut   []stageInfo
+	pages       map[int64]logPage // by start offset
+	pageCalls   []int64
 	// consoleRefuses makes ShowConsoleInfo refuse every request.
 	consoleRefuses bool
 }
@@ -36,6 +37,9 @@ func (f *fakeAPI) listJobs(context.Context, int) (*jobList, error) {
 }
 func (f *fakeAPI) rate() float64 { return 0 }
 func (f *fakeAPI) buildRecord(context.Context, string, int64) (*buildRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recordCalls++
 	r := f.rec
 	return &r, nil
 }
@@ -213,15 +217,21 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		statuses []string // the step's status when page i is read; the last one holds on
+		running  int      // the build runs while the first running pages are read, whatever the step's status
 		want     *parser.Failure
 	}{
-		{"failed", []string{"FAILED"}, &whole},
-		{"running then failed", []string{"RUNNING", "RUNNING", "RUNNING", "FAILED"}, &whole},
-		{"successful", []string{"SUCCESS"}, nil},
-		{"running then successful", []string{"RUNNING", "RUNNING", "SUCCESS"}, nil},
-		// A service that changes a finished step's result: the records
-		// read while it was successful were not classified.
-		{"successful then failed", []string{"RUNNING", "SUCCESS", "FAILED"}, &unclassified},
+		{"failed", []string{"FAILED"}, 0, &whole},
+		{"running then failed", []string{"RUNNING", "RUNNING", "RUNNING", "FAILED"}, 0, &whole},
+		{"successful", []string{"SUCCESS"}, 0, nil},
+		{"running then successful", []string{"RUNNING", "RUNNING", "SUCCESS"}, 0, nil},
+		// A service that changes a finished step's result while the build
+		// runs: the records read while it was successful were not
+		// classified.
+		{"successful then failed", []string{"RUNNING", "SUCCESS", "FAILED"}, 3, &unclassified},
+		// Once the build and its step have finished, their statuses are
+		// not asked for again (buildProgress.Final): a later change is
+		// not seen.
+		{"finished, then changed", []string{"RUNNING", "SUCCESS", "FAILED"}, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var results []*failureRecord
@@ -247,7 +257,7 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 					}
 					status := tc.statuses[min(next, len(tc.statuses)-1)]
 					f.rec = buildRecord{ID: "id-1", Status: "RUNNING"}
-					if metrics.IsFinished(status) {
+					if metrics.IsFinished(status) && next >= tc.running {
 						f.rec.Status = status
 					}
 					f.stagesOut = []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: status}}
@@ -296,6 +306,59 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 				}
 				if !slices.Equal(ev, tc.want.Evidence) {
 					t.Errorf("run %d: evidence %+v, want %+v", i, ev, tc.want.Evidence)
+				}
+			}
+		})
+	}
+}
+
+// TestFinishedBuildAskedOnce: a finished build whose logs take several
+// polls is asked for its record and stages once, also across a restart
+// (buildProgress.Final is in the state), and is still observed with the
+// record's result and duration; a running build is asked every poll.
+func TestFinishedBuildAskedOnce(t *testing.T) {
+	for _, status := range []string{"FAILED", "RUNNING"} {
+		t.Run(status, func(t *testing.T) {
+			const nPages = 5
+			f := &fakeAPI{
+				latest: 1, acceptID: "id-1", pages: classifiedPages(classifiedLog, nPages),
+				rec:       buildRecord{ID: "id-1", Status: status, StartMs: 1_000, FinishMs: 61_000},
+				stagesOut: []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: status}},
+			}
+			_, o := fakeCollector(t, f)
+			o.MaxPagesPerPoll = 1
+			polls, maxPolls := 0, nPages+2
+			if status == "RUNNING" {
+				maxPolls = 3 // pages 0-2; the build never finishes
+			}
+			for ; polls < maxPolls; polls++ {
+				c, err := New(o) // a restart before every poll
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.PollOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if j := c.published.Load().job("fake"); len(j.Builds) == 0 {
+					if lb := j.LastBuild; lb == nil || lb.Result != "failure" || lb.DurationMs != 60_000 || lb.FinishedMs != 61_000 {
+						t.Fatalf("last build %+v, want a failure of 60 s finished at 61,000", lb)
+					}
+					break
+				}
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			switch status {
+			case "FAILED":
+				if polls != nPages-1 {
+					t.Errorf("finished after %d polls, want %d", polls+1, nPages)
+				}
+				if f.recordCalls != 1 || len(f.stageCalls) != 1 {
+					t.Errorf("record asked %d times, stages %d times in %d polls; want once each", f.recordCalls, len(f.stageCalls), polls+1)
+				}
+			case "RUNNING":
+				if f.recordCalls != polls || len(f.stageCalls) != polls {
+					t.Errorf("running build: record asked %d times, stages %d times in %d polls; want every poll", f.recordCalls, len(f.stageCalls), polls)
 				}
 			}
 		})

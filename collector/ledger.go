@@ -183,6 +183,19 @@ type buildProgress struct {
 	// read after running and new builds (codearts.PriorityBackfill).
 	Backfill bool             `json:"backfill,omitempty"`
 	Stages   []*stageProgress `json:"stages,omitempty"`
+	// Final is the build's record, kept once the build and every one of
+	// its stages had a finished status: neither its record nor its stages
+	// change after that, so the polls that read the rest of its logs do not
+	// ask for them again (two API calls per build and poll).
+	Final *finalRecord `json:"final,omitempty"`
+}
+
+// finalRecord is what finishing a build needs of its record.
+type finalRecord struct {
+	Status     string `json:"status"`
+	StartMs    int64  `json:"start_ms,omitempty"`
+	FinishMs   int64  `json:"finish_ms,omitempty"`
+	DurationMs int64  `json:"duration_ms,omitempty"`
 }
 
 // stageProgress is one stage (step) log of a build.
@@ -378,6 +391,10 @@ func (j *jobLedger) clone() *jobLedger {
 
 func (b *buildProgress) clone() *buildProgress {
 	c := *b
+	if b.Final != nil {
+		f := *b.Final
+		c.Final = &f
+	}
 	if b.Stages != nil {
 		c.Stages = make([]*stageProgress, len(b.Stages))
 		for i, s := range b.Stages {

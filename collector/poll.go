@@ -209,25 +209,16 @@ func (p *jobPoll) build(ctx context.Context, b *buildProgress) error {
 	missed := false
 	defer func() { p.missBookkeeping(b, missed) }()
 
-	rec, err := api.buildRecord(ctx, p.job.ID, b.Number)
-	if err != nil {
-		missed = api.notFound(err)
-		return fmt.Errorf("record info: %w", err)
+	var rec *buildRecord
+	if f := b.Final; f != nil {
+		rec = &buildRecord{Status: f.Status, StartMs: f.StartMs, FinishMs: f.FinishMs, DurationMs: f.DurationMs}
+	} else {
+		var err error
+		if rec, err = p.refresh(ctx, b); err != nil {
+			missed = api.notFound(err)
+			return err
+		}
 	}
-	if rec.Status != b.Status {
-		b.Status = rec.Status
-		p.dirty = true
-	}
-	stages, recordID, err := p.fetchStages(ctx, rec)
-	if err != nil {
-		missed = api.notFound(err)
-		return err
-	}
-	if recordID != "" && recordID != b.RecordID {
-		b.RecordID = recordID
-		p.dirty = true
-	}
-	p.mergeStages(b, stages)
 
 	buildFinished := metrics.IsFinished(rec.Status)
 	allDone := true
@@ -263,6 +254,34 @@ func (p *jobPoll) build(ctx context.Context, b *buildProgress) error {
 		p.finishBuild(b, rec)
 	}
 	return nil
+}
+
+// refresh asks for the build's record and stages and merges them into b.
+// Once the build and all its stages have finished, it keeps the record in
+// b.Final, and later polls do not call it.
+func (p *jobPoll) refresh(ctx context.Context, b *buildProgress) (*buildRecord, error) {
+	rec, err := p.cfg.api.buildRecord(ctx, p.job.ID, b.Number)
+	if err != nil {
+		return nil, fmt.Errorf("record info: %w", err)
+	}
+	if rec.Status != b.Status {
+		b.Status = rec.Status
+		p.dirty = true
+	}
+	stages, recordID, err := p.fetchStages(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if recordID != "" && recordID != b.RecordID {
+		b.RecordID = recordID
+		p.dirty = true
+	}
+	p.mergeStages(b, stages)
+	if metrics.IsFinished(rec.Status) && !slices.ContainsFunc(b.Stages, func(sp *stageProgress) bool { return !metrics.IsFinished(sp.Status) }) {
+		b.Final = &finalRecord{Status: rec.Status, StartMs: rec.StartMs, FinishMs: rec.FinishMs, DurationMs: rec.DurationMs}
+		p.dirty = true
+	}
+	return rec, nil
 }
 
 // missBookkeeping counts consecutive polls with "not found" answers and
