@@ -115,6 +115,7 @@ type Client struct {
 	secrets     []string
 
 	hc          *http.Client
+	rt          *connTransport // hc's transport when it is the client's own (send)
 	maxBody     int64
 	limiter     *rate.Limiter
 	gate        priorityGate
@@ -176,6 +177,8 @@ func New(o Options) (*Client, error) {
 	hc := http.Client{Transport: newConnTransport(newTransport())} // net/http's for proxies
 	if o.HTTPClient != nil {
 		hc = *o.HTTPClient
+	} else {
+		c.rt = hc.Transport.(*connTransport)
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
@@ -421,8 +424,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	}
 	u := *cl.url
 	req.URL, req.Host = &u, u.Host
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
+	// Shared values, never modified: Set would allocate them per request.
+	req.Header["Accept"] = acceptJSON
+	req.Header["User-Agent"] = userAgentValue
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
 	}
@@ -433,7 +437,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 	}
 	*attempts++
 	start := time.Now()
-	hr, err := c.hc.Do(req)
+	hr, err := c.send(req)
 	var rb []byte
 	var buf *bytes.Buffer
 	if err == nil {
@@ -475,6 +479,29 @@ func (c *Client) attempt(ctx context.Context, cl *call, attempts *int) (resp *re
 		return nil, e, false
 	}
 	return resp, nil, false
+}
+
+// The values of the Accept and User-Agent headers of every request.
+var (
+	acceptJSON     = []string{"application/json"}
+	userAgentValue = []string{userAgent}
+)
+
+// send sends req and returns the answer's head. With the client's own
+// transport it goes to it directly: http.Client adds nothing the client
+// uses (it never follows redirects and has neither a cookie jar nor an
+// overall timeout), but copied the request's header and URL for redirects
+// on every call. Its errors are wrapped as http.Client wraps them.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.String(), Err: err}
+	}
+	return resp, nil
 }
 
 // CloseIdleConnections closes the client's idle connections, for a client

@@ -186,3 +186,9 @@ func containsAll(t *testing.T, s string, parts ...string) {
 		}
 	}
 }
+
+// useTransport makes c send its requests through tr.
+func useTransport(c *Client, tr *connTransport) {
+	c.hc.Transport = tr
+	c.rt = tr
+}

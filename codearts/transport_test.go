@@ -252,7 +252,7 @@ func TestTransportBodyNotReadToEnd(t *testing.T) {
 	})
 	tr := testTransport(s)
 	c, _ := newTestClient(t, s.URL, func(o *Options) { o.MaxResponseBytes = 1 << 20 })
-	c.hc.Transport = tr
+	useTransport(c, tr)
 	done := make(chan error, 1)
 	go func() { _, err := c.ShowRunningStatus(bg, tJob); done <- err }()
 	select {
@@ -491,7 +491,7 @@ func TestClientOverTLS(t *testing.T) {
 		writeJSON(w, 200, page)
 	})
 	c, _ := newTestClient(t, s.URL, nil)
-	c.hc.Transport = testTransport(s)
+	useTransport(c, testTransport(s))
 	for range 5 {
 		ch, err := c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 1, StepID: 7})
 		if err != nil || ch.EndOffset != 42 {
