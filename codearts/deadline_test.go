@@ -93,7 +93,9 @@ func TestAttemptDeadlinesEndEachAtItsDeadline(t *testing.T) {
 // runtime (deadline.go), which is what the shared timer is for.
 func TestAttemptDeadlinesOneTimerForManyCalls(t *testing.T) {
 	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, okStatus) })
-	c, _ := newTestClient(t, srv.URL, nil)
+	// A timeout the test cannot outlast: the timer never fires, so it is
+	// armed once by the first call and never again.
+	c, _ := newTestClient(t, srv.URL, func(o *Options) { o.Timeout = time.Hour })
 	for range 200 {
 		if _, err := c.ShowRunningStatus(bg, tJob); err != nil {
 			t.Fatal(err)
