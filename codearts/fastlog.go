@@ -29,6 +29,19 @@ import (
 // page}}. ok is false when it declines; the other results are then unset.
 func fastLogEnvelope(body []byte) (status, errorCode flexString, w wireLog, ok bool) {
 	d := fastDecoder{b: body}
+	return d.envelope()
+}
+
+// fastLogEnvelopeInto is fastLogEnvelope that decodes the log text into
+// buf (from its start, grown when needed) and returns it as text, leaving
+// w.Log empty. text is nil when the answer has no log or a null one.
+func fastLogEnvelopeInto(body, buf []byte) (status, errorCode flexString, w wireLog, text []byte, ok bool) {
+	d := fastDecoder{b: body, into: buf, intoSet: true}
+	status, errorCode, w, ok = d.envelope()
+	return status, errorCode, w, d.text, ok
+}
+
+func (d *fastDecoder) envelope() (status, errorCode flexString, w wireLog, ok bool) {
 	d.ws()
 	if !d.consume('{') {
 		return "", "", wireLog{}, false
@@ -80,6 +93,11 @@ func fastLogEnvelope(body []byte) (status, errorCode flexString, w wireLog, ok b
 type fastDecoder struct {
 	b []byte
 	i int
+	// With intoSet, the log text is decoded into into (logResult sets
+	// intoNow for str), and text is the result.
+	into             []byte
+	text             []byte
+	intoSet, intoNow bool
 }
 
 func (d *fastDecoder) ws() {
@@ -163,7 +181,10 @@ func (d *fastDecoder) logResult() (w wireLog, ok bool) {
 		case "end_offset":
 			w.EndOffset, good = d.flexInt()
 		case "log":
+			d.intoNow = d.intoSet
+			d.text = nil // a repeated key: the last one counts, as for encoding/json
 			w.Log, good = d.flexString()
+			d.intoNow = false
 		case "location":
 			w.Location, good = d.flexString()
 		default:
@@ -275,7 +296,13 @@ func (d *fastDecoder) str() (string, bool) {
 	if !d.consume('"') {
 		return "", false
 	}
-	var out []byte // nil while no escape was seen
+	var out []byte // nil while no escape was seen, unless intoNow
+	if d.intoNow {
+		out = d.into[:0]
+		if need := len(d.b) - d.i; cap(out) < need {
+			out = make([]byte, 0, need) // the rest of the body: room for the whole text
+		}
+	}
 	start, raw := d.i, d.i
 	for {
 		d.i += plainRun(d.b[d.i:])
@@ -292,9 +319,13 @@ func (d *fastDecoder) str() (string, bool) {
 				return "", false // encoding/json would replace them
 			}
 			var s string
-			if out == nil {
+			switch {
+			case d.intoNow: // the text goes to d.text, the string stays empty
+				d.text = append(out, d.b[start:d.i]...)
+				d.into = d.text
+			case out == nil:
 				s = string(d.b[start:d.i])
-			} else {
+			default:
 				s = ownString(append(out, d.b[start:d.i]...))
 			}
 			d.i++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"unsafe"
@@ -43,6 +44,18 @@ func checkFastLog(t testing.TB, body []byte) (accepted bool) {
 	}
 	if fs != ss || fc != sc || fw != sw {
 		t.Fatalf("fast path decoded differently:\n body %q\n fast %q %q %+v\n slow %q %q %+v", body, fs, fc, fw, ss, sc, sw)
+	}
+	// Into the caller's buffer (LogQuery.Into): the same values, the text
+	// in the buffer when it is large enough, and w.Log empty.
+	buf := append(make([]byte, 0, len(body)+64), "left over from a page before"...)
+	is, ic, iw, text, iok := fastLogEnvelopeInto(body, buf)
+	want := fw
+	want.Log = ""
+	if !iok || is != fs || ic != fc || iw != want || string(text) != string(fw.Log) {
+		t.Fatalf("into a buffer decoded differently (ok %v):\n body %q\n into %q %q %+v text %q\n fast %q %q %+v", iok, body, is, ic, iw, text, fs, fc, fw)
+	}
+	if len(text) > 0 && &text[0] != &buf[:1][0] {
+		t.Fatalf("the text was not decoded into the buffer given: %q", body)
 	}
 	return true
 }
@@ -265,5 +278,46 @@ func TestOwnStringKeepsNoLargeBuffer(t *testing.T) {
 	_, _, w, ok := fastLogEnvelope(body)
 	if !ok || w.Location != "a/b" || len(w.Log) != 40_000 {
 		t.Fatalf("decoded ok=%v location %q, log of %d bytes", ok, w.Location, len(w.Log))
+	}
+}
+
+// TestLogQueryInto: with LogQuery.Into, page after page is decoded into
+// the caller's one buffer and comes back as Text, Log empty; an answer that
+// only the general path decodes (a key in another case) lands in the
+// buffer too; a buffer too small for a page is replaced by a larger one.
+func TestLogQueryInto(t *testing.T) {
+	pages := []string{
+		`{"result":{"log":"first page\n","has_more":true,"end_offset":11},"status":"success"}`,
+		`{"result":{"log":"second \"page\"\n","has_more":true,"end_offset":26},"status":"success"}`,
+		`{"result":{"LOG":"general path\n","has_more":true,"end_offset":39},"status":"success"}`,
+		`{"result":{"log":null,"has_more":false,"end_offset":39},"status":"success"}`,
+	}
+	srv := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, pages[n-1]) })
+	c, _ := newTestClient(t, srv.URL, nil)
+	var buf []byte // nil: grown by the first page
+	for i, want := range []string{"first page\n", "second \"page\"\n", "general path\n", ""} {
+		before := cap(buf)
+		ch, err := c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 1, StepID: 7, Into: &buf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ch.Text) != want || ch.Log != "" {
+			t.Fatalf("page %d: text %q, log %q; want text %q", i, ch.Text, ch.Log, want)
+		}
+		if len(ch.Text) > 0 && unsafe.SliceData(ch.Text) != unsafe.SliceData(buf[:1]) {
+			t.Errorf("page %d: the text is not in the caller's buffer", i)
+		}
+		if i == 0 && before != 0 || cap(buf) < len(want) {
+			t.Errorf("page %d: buffer of capacity %d", i, cap(buf))
+		}
+	}
+	// Large enough: used as it is.
+	big := make([]byte, 0, 4096)
+	buf = big
+	srv2 := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, pages[1]) })
+	c2, _ := newTestClient(t, srv2.URL, nil)
+	ch, err := c2.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 1, StepID: 7, Into: &buf})
+	if err != nil || unsafe.SliceData(ch.Text) != unsafe.SliceData(big[:1]) || cap(buf) != 4096 {
+		t.Errorf("a buffer large enough was not used as it is (%v)", err)
 	}
 }

@@ -99,10 +99,23 @@ func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size 
 	if q.StepID < 0 || q.StartOffset < 0 || q.EndOffset < 0 {
 		return nil, cl.invalid("step id and offsets must be 0 or more (step %d, start %d, end %d)", q.StepID, q.StartOffset, q.EndOffset)
 	}
-	var w wireLog
+	var (
+		w    wireLog
+		text []byte // the text in *q.Into, when set and the fast path decoded it
+	)
 	cl.fast = func(body []byte) (flexString, flexString, bool) {
-		status, code, fw, ok := fastLogEnvelope(body)
-		w = fw // also resets what an earlier attempt left
+		var (
+			status, code flexString
+			ok           bool
+		)
+		if q.Into != nil {
+			status, code, w, text, ok = fastLogEnvelopeInto(body, *q.Into)
+			if cap(text) > cap(*q.Into) {
+				*q.Into = text[:0] // grown: kept for the next page
+			}
+		} else {
+			status, code, w, ok = fastLogEnvelope(body) // also resets what an earlier attempt left
+		}
 		return status, code, ok
 	}
 	resp, err := c.get(ctx, cl, &w)
@@ -111,13 +124,20 @@ func (c *Client) stepLog(ctx context.Context, op, path string, q LogQuery, size 
 	}
 	defer resp.release() // w holds copies of what it needs
 	ch := &LogChunk{HasMore: bool(w.HasMore), StartOffset: q.StartOffset, Log: string(w.Log), Location: string(w.Location)}
+	if q.Into != nil {
+		if !resp.fast { // the general path decoded a string: into the buffer too
+			text = append((*q.Into)[:0], w.Log...)
+			*q.Into = text[:0]
+		}
+		ch.Log, ch.Text = "", text
+	}
 	if w.StartOffset.Set {
 		ch.StartOffset = w.StartOffset.V
 	}
 	switch {
 	case w.EndOffset.Set:
 		ch.EndOffset = w.EndOffset.V
-	case ch.Log == "":
+	case ch.Log == "" && len(ch.Text) == 0:
 		ch.EndOffset = ch.StartOffset
 	default:
 		return nil, c.decodeError(cl, resp, errors.New("log text without end_offset: cannot page past it"))

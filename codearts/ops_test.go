@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestShowActionInfoAndConsoleInfoFromReference(t *testing.T) {
 	}
 	want := &LogChunk{HasMore: true, StartOffset: 0, EndOffset: 1236, Location: "jenkins",
 		Log: "[2025/06/26 14:23:40.512 GMT+08:00] [INFO] [Maven构建:build_step_maven] : 该步骤开始执行\n[2025/06/26 14:23:41.090 GMT+08:00] [INFO] Scanning for projects...\n"}
-	if *ch != *want {
+	if !reflect.DeepEqual(ch, want) {
 		t.Errorf("ShowActionInfo = %+v\nwant %+v", ch, want)
 	}
 	ch, err = c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 12, StepID: 81, StartOffset: 1236})
@@ -110,7 +111,7 @@ func TestLogOffsetsAsNumbersStringsNullAndEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if *ch != tc.want {
+			if !reflect.DeepEqual(*ch, tc.want) {
 				t.Errorf("got %+v, want %+v", *ch, tc.want)
 			}
 		})

@@ -16,6 +16,13 @@ type LogQuery struct {
 	StepID      int64
 	StartOffset int64
 	EndOffset   int64
+	// Into, when set, is the caller's buffer for the page's text: the text
+	// is decoded into *Into (grown when needed) and LogChunk.Text refers to
+	// it, while LogChunk.Log stays empty. A caller that reads page after
+	// page into one buffer spares an allocation the size of each page,
+	// cleared and then written cold (docs/performance.md, "Log text in the
+	// caller's buffer").
+	Into *[]byte
 }
 
 // LogChunk is one page of a step log. The next page starts at EndOffset.
@@ -26,7 +33,8 @@ type LogChunk struct {
 	HasMore     bool
 	StartOffset int64
 	EndOffset   int64
-	Log         string
+	Log         string // the text, unless LogQuery.Into was set
+	Text        []byte // the text in *LogQuery.Into, when it was set
 	Location    string
 }
 
