@@ -75,10 +75,13 @@ type logQuery struct {
 	StepID      int64
 	StartOffset int64
 	EndOffset   int64 // 0: no bound
+	// Into, when set, is the buffer the page's text may be decoded into
+	// (codearts.LogQuery.Into): logPage.Log then shares it.
+	Into *[]byte
 }
 
 type logPage struct {
 	HasMore   bool
 	EndOffset int64
-	Log       string
+	Log       []byte // may share logQuery.Into: valid until the next page is read
 }

@@ -68,7 +68,7 @@ func (a clientAPI) stages(ctx context.Context, recordID string) ([]stageInfo, er
 }
 
 func (a clientAPI) stepLog(ctx context.Context, running bool, q logQuery) (*logPage, error) {
-	lq := codearts.LogQuery{JobID: q.JobID, BuildNo: q.BuildNo, StepID: q.StepID, StartOffset: q.StartOffset, EndOffset: q.EndOffset}
+	lq := codearts.LogQuery{JobID: q.JobID, BuildNo: q.BuildNo, StepID: q.StepID, StartOffset: q.StartOffset, EndOffset: q.EndOffset, Into: q.Into}
 	var (
 		ch  *codearts.LogChunk
 		err error
@@ -81,7 +81,11 @@ func (a clientAPI) stepLog(ctx context.Context, running bool, q logQuery) (*logP
 	if err != nil {
 		return nil, err
 	}
-	return &logPage{HasMore: ch.HasMore, EndOffset: ch.EndOffset, Log: ch.Log}, nil
+	text := ch.Text
+	if q.Into == nil {
+		text = []byte(ch.Log)
+	}
+	return &logPage{HasMore: ch.HasMore, EndOffset: ch.EndOffset, Log: text}, nil
 }
 
 // notFound: HTTP 404 and the "invalid id" answers (docs/api-reference.md §9.2, §12 Q3).

@@ -132,8 +132,8 @@ func TestStuckEndOffsetIsNotReread(t *testing.T) {
 		acceptID:  "id-1",
 		stagesOut: []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: "RUNNING"}},
 		pages: map[int64]logPage{
-			0:   {HasMore: true, EndOffset: 100, Log: line},
-			100: {HasMore: true, EndOffset: 100, Log: line},
+			0:   {HasMore: true, EndOffset: 100, Log: []byte(line)},
+			100: {HasMore: true, EndOffset: 100, Log: []byte(line)},
 		},
 	}
 	c, _ := fakeCollector(t, f)
@@ -157,7 +157,7 @@ func TestConsoleRefusedFallsBackToActionInfo(t *testing.T) {
 		rec:            buildRecord{ID: "id-1", Status: "SUCCESS", StartMs: 1000, FinishMs: 61_000},
 		acceptID:       "id-1",
 		stagesOut:      []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: "SUCCESS"}},
-		pages:          map[int64]logPage{0: {HasMore: false, EndOffset: 42, Log: "[2026/09/10 17:26:22.661 GMT+08:00] done\n"}},
+		pages:          map[int64]logPage{0: {HasMore: false, EndOffset: 42, Log: []byte("[2026/09/10 17:26:22.661 GMT+08:00] done\n")}},
 		consoleRefuses: true,
 	}
 	c, _ := fakeCollector(t, f)
@@ -190,7 +190,7 @@ func classifiedPages(log string, n int) map[int64]logPage {
 	pages := map[int64]logPage{}
 	for i := range n {
 		from, to := len(log)*i/n, len(log)*(i+1)/n
-		pages[int64(from)] = logPage{HasMore: i < n-1, EndOffset: int64(to), Log: log[from:to]}
+		pages[int64(from)] = logPage{HasMore: i < n-1, EndOffset: int64(to), Log: []byte(log[from:to])}
 	}
 	return pages
 }

@@ -93,7 +93,7 @@ func (p *jobPoll) checkPage(b *buildProgress, sp *stageProgress, page *logPage) 
 	switch {
 	case page.EndOffset < sp.Cursor:
 		reason = stallBackwards
-	case page.EndOffset == sp.Cursor && page.Log != "":
+	case page.EndOffset == sp.Cursor && len(page.Log) > 0:
 		reason = stallNotAdvancing
 	case page.EndOffset == sp.Cursor && page.HasMore:
 		reason = stallEmpty

@@ -131,7 +131,7 @@ func TestLongDisplayNameIsCut(t *testing.T) {
 		latest: 1, acceptID: "id-1",
 		rec:       buildRecord{ID: "id-1", Status: "SUCCESS"},
 		stagesOut: []stageInfo{{Name: "stage1", Display: long + "\xff", NodeID: 7, HasNode: true, Status: "SUCCESS"}},
-		pages:     map[int64]logPage{0: {EndOffset: 10, Log: "[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [x:y] : hello\n"}},
+		pages:     map[int64]logPage{0: {EndOffset: 10, Log: []byte("[2026/09/10 17:26:22.661 GMT+08:00] [INFO] [x:y] : hello\n")}},
 	}
 	c, _ := fakeCollector(t, f)
 	if err := c.PollOnce(context.Background()); err != nil {

@@ -29,6 +29,11 @@ type jobPoll struct {
 	pagesTotal  prometheus.Counter // the job's child of self.pages, looked up once
 	sinceCommit int                // log pages read since the last commit
 	live        map[*stageProgress]*liveStream
+	// pageBuf receives the text of each log page, one page after the
+	// other: decoding every page into new memory cost an allocation the
+	// size of the page, cleared and then written cold (docs/performance.md,
+	// "Log text in the caller's buffer").
+	pageBuf []byte
 }
 
 // liveStream is the parser stream of one stage log during a poll, with the
@@ -479,7 +484,7 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 		if steps >= p.cfg.maxPagesPerStep || p.budgetLeft() == 0 {
 			return false, nil
 		}
-		q := logQuery{JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor}
+		q := logQuery{JobID: p.job.ID, BuildNo: b.Number, StepID: sp.NodeID, StartOffset: sp.Cursor, Into: &p.pageBuf}
 		page, err := p.fetchPage(ctx, sp, running, q)
 		if err != nil {
 			if !stageFinished && buildFinished && p.cfg.api.notFound(err) {
@@ -507,10 +512,10 @@ func (p *jobPoll) readStage(ctx context.Context, b *buildProgress, sp *stageProg
 			p.giveUpStage(ls, b, sp.StallReason, nil)
 			return true, nil
 		}
-		if page.Log != "" {
+		if len(page.Log) > 0 {
 			p.w.Bytes += uint64(len(page.Log))
 			p.setClassify(ls)
-			_, _ = ls.s.WriteString(page.Log)
+			_, _ = ls.s.Write(page.Log) // the stream keeps no reference to it
 			p.mergeCounts(ls)
 			p.dirty = true
 		}
