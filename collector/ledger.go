@@ -198,6 +198,11 @@ type finalRecord struct {
 	DurationMs int64  `json:"duration_ms,omitempty"`
 }
 
+// final is what finishing the build needs of r.
+func (r *buildRecord) final() finalRecord {
+	return finalRecord{Status: r.Status, StartMs: r.StartMs, FinishMs: r.FinishMs, DurationMs: r.DurationMs}
+}
+
 // stageProgress is one stage (step) log of a build.
 type stageProgress struct {
 	// Key identifies the stage within the build: execution_stage_name.

@@ -214,15 +214,16 @@ func (p *jobPoll) build(ctx context.Context, b *buildProgress) error {
 	missed := false
 	defer func() { p.missBookkeeping(b, missed) }()
 
-	var rec *buildRecord
-	if f := b.Final; f != nil {
-		rec = &buildRecord{Status: f.Status, StartMs: f.StartMs, FinishMs: f.FinishMs, DurationMs: f.DurationMs}
+	var rec finalRecord // what the rest of this poll needs of the record
+	if b.Final != nil {
+		rec = *b.Final
 	} else {
-		var err error
-		if rec, err = p.refresh(ctx, b); err != nil {
+		r, err := p.refresh(ctx, b)
+		if err != nil {
 			missed = api.notFound(err)
 			return err
 		}
+		rec = r.final()
 	}
 
 	buildFinished := metrics.IsFinished(rec.Status)
@@ -283,7 +284,8 @@ func (p *jobPoll) refresh(ctx context.Context, b *buildProgress) (*buildRecord, 
 	}
 	p.mergeStages(b, stages)
 	if metrics.IsFinished(rec.Status) && !slices.ContainsFunc(b.Stages, func(sp *stageProgress) bool { return !metrics.IsFinished(sp.Status) }) {
-		b.Final = &finalRecord{Status: rec.Status, StartMs: rec.StartMs, FinishMs: rec.FinishMs, DurationMs: rec.DurationMs}
+		f := rec.final()
+		b.Final = &f
 		p.dirty = true
 	}
 	return rec, nil
@@ -582,7 +584,7 @@ func (p *jobPoll) finishStage(b *buildProgress, ls *liveStream, observe bool) {
 
 // finishBuild observes a finished build whose stages are all done, updates
 // the last-build gauges and drops the build's detail.
-func (p *jobPoll) finishBuild(b *buildProgress, rec *buildRecord) {
+func (p *jobPoll) finishBuild(b *buildProgress, rec finalRecord) {
 	var ms int64
 	switch {
 	case rec.StartMs > 0 && rec.FinishMs >= rec.StartMs:
