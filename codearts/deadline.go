@@ -44,7 +44,7 @@ type pendingAttempt struct {
 }
 
 // add watches an attempt: cancel is called with errAttemptTimeout at
-// deadline unless the returned function is called first.
+// deadline unless done is called first with the pendingAttempt returned.
 func (d *attemptDeadlines) add(deadline time.Time, cancel context.CancelCauseFunc) *pendingAttempt {
 	p := &pendingAttempt{deadline: deadline, cancel: cancel}
 	d.mu.Lock()

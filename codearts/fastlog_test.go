@@ -296,7 +296,6 @@ func TestLogQueryInto(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, nil)
 	var buf []byte // nil: grown by the first page
 	for i, want := range []string{"first page\n", "second \"page\"\n", "general path\n", ""} {
-		before := cap(buf)
 		ch, err := c.ShowConsoleInfo(bg, LogQuery{JobID: tJob, BuildNo: 1, StepID: 7, Into: &buf})
 		if err != nil {
 			t.Fatal(err)
@@ -307,8 +306,8 @@ func TestLogQueryInto(t *testing.T) {
 		if len(ch.Text) > 0 && unsafe.SliceData(ch.Text) != unsafe.SliceData(buf[:1]) {
 			t.Errorf("page %d: the text is not in the caller's buffer", i)
 		}
-		if i == 0 && before != 0 || cap(buf) < len(want) {
-			t.Errorf("page %d: buffer of capacity %d", i, cap(buf))
+		if cap(buf) < len(want) {
+			t.Errorf("page %d: the buffer was not grown for the text (capacity %d)", i, cap(buf))
 		}
 	}
 	// Large enough: used as it is.
