@@ -315,20 +315,28 @@ func TestFailureClassificationAcrossRestarts(t *testing.T) {
 // TestFinishedBuildAskedOnce: a finished build whose logs take several
 // polls is asked for its record and stages once, also across a restart
 // (buildProgress.Final is in the state), and is still observed with the
-// record's result and duration; a running build is asked every poll.
+// record's result and duration. A running build is asked every poll, and
+// so is a finished one with a stage that has not reached a finished status.
 func TestFinishedBuildAskedOnce(t *testing.T) {
-	for _, status := range []string{"FAILED", "RUNNING"} {
-		t.Run(status, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, build, stage string
+		once               bool
+	}{
+		{"finished", "FAILED", "FAILED", true},
+		{"running", "RUNNING", "RUNNING", false},
+		{"finished, a stage not", "FAILED", "RUNNING", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			const nPages = 5
 			f := &fakeAPI{
 				latest: 1, acceptID: "id-1", pages: classifiedPages(classifiedLog, nPages),
-				rec:       buildRecord{ID: "id-1", Status: status, StartMs: 1_000, FinishMs: 61_000},
-				stagesOut: []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: status}},
+				rec:       buildRecord{ID: "id-1", Status: tc.build, StartMs: 1_000, FinishMs: 61_000},
+				stagesOut: []stageInfo{{Name: "stage1", Display: "build", NodeID: 7, HasNode: true, Sequence: 1, Status: tc.stage}},
 			}
 			_, o := fakeCollector(t, f)
 			o.MaxPagesPerPoll = 1
 			polls, maxPolls := 0, nPages+2
-			if status == "RUNNING" {
+			if tc.build == "RUNNING" {
 				maxPolls = 3 // pages 0-2; the build never finishes
 			}
 			for ; polls < maxPolls; polls++ {
@@ -343,23 +351,21 @@ func TestFinishedBuildAskedOnce(t *testing.T) {
 					if lb := j.LastBuild; lb == nil || lb.Result != "failure" || lb.DurationMs != 60_000 || lb.FinishedMs != 61_000 {
 						t.Fatalf("last build %+v, want a failure of 60 s finished at 61,000", lb)
 					}
+					polls++
 					break
 				}
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			switch status {
-			case "FAILED":
-				if polls != nPages-1 {
-					t.Errorf("finished after %d polls, want %d", polls+1, nPages)
-				}
-				if f.recordCalls != 1 || len(f.stageCalls) != 1 {
-					t.Errorf("record asked %d times, stages %d times in %d polls; want once each", f.recordCalls, len(f.stageCalls), polls+1)
-				}
-			case "RUNNING":
-				if f.recordCalls != polls || len(f.stageCalls) != polls {
-					t.Errorf("running build: record asked %d times, stages %d times in %d polls; want every poll", f.recordCalls, len(f.stageCalls), polls)
-				}
+			if tc.build != "RUNNING" && polls != nPages {
+				t.Errorf("finished after %d polls, want %d", polls, nPages)
+			}
+			want := polls
+			if tc.once {
+				want = 1
+			}
+			if f.recordCalls != want || len(f.stageCalls) != want {
+				t.Errorf("record asked %d times, stages %d times in %d polls; want %d each", f.recordCalls, len(f.stageCalls), polls, want)
 			}
 		})
 	}
