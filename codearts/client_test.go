@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -568,6 +569,13 @@ func TestTransportErrorRetriedThenReported(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	containsAll(t, err.Error(), "ShowConsoleInfo job="+tJob+" build=4 step=0:", "(after 3 attempts)")
+	// Wrapped as http.Client wraps it, though the client sends through its
+	// own transport directly (send).
+	var ue *url.Error
+	if !errors.As(ae.Err, &ue) || ue.Op != "Get" || !strings.HasPrefix(ue.URL, "http://"+ln.Addr().String()+"/v1/log/task/page?") {
+		t.Errorf("transport error %#v, want a *url.Error of the GET", ae.Err)
+	}
+	containsAll(t, err.Error(), `Get "http://`)
 	mu.Lock()
 	defer mu.Unlock()
 	if accepted < 3 {
